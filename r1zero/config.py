@@ -1,0 +1,384 @@
+"""One typed config for a run: dataclasses, a YAML file, dotted CLI overrides, validated before anything starts.
+
+    r1zero train --config launch/configs/cpu_addition.yaml optim.lr=1e-6 rollout.group_size=8
+
+Every knob is documented once, here, in the comment beside its field. Unknown keys are errors. The DeepSpeed
+config dict is derived from this config (`deepspeed_config`), never written beside it, so batch sizes have one
+source of truth.
+
+Batch arithmetic (per optimizer step):
+    sequences per step   = train.prompts_per_step * rollout.group_size
+    sequences per update = sequences per step / train.minibatches           (one optimizer step each, per epoch)
+    grad accumulation    = sequences per update / (world_size * train.micro_batch_size)
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem, with what is wrong, where (file / key) and how to fix it."""
+
+
+@dataclass
+class ModelConfig:
+    name: str = "smollm2-135m"  # hub id, local directory, or an embedded name (see models.py: `smollm2-135m`)
+    dtype: str = "fp32"  # fp32 | bf16: training precision (bf16 enables DeepSpeed bf16)
+    gradient_checkpointing: bool = False  # trade compute for activation memory
+    attn_implementation: str = "sdpa"  # passed to transformers: sdpa | eager | flash_attention_2
+
+
+@dataclass
+class DataConfig:
+    train: str = "addition"  # dataset name (data.DATASETS: gsm8k, math, addition, ...) or path to a JSONL file
+    template: str = "plain"  # prompt template (prompts.TEMPLATES): r1 | boxed | plain
+    chat: bool = True  # wrap the template in the tokenizer's chat template (instruct models); False for base models
+    max_prompt_tokens: int = 512  # longer prompts are dropped at load time with a count in the log
+
+
+@dataclass
+class RolloutConfig:
+    engine: str = "hf"  # hf (transformers generate) | vllm (in-process vLLM) | server (remote vLLM servers)
+    group_size: int = 8  # G: completions per prompt
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1  # -1: off
+    stop: list[str] = field(default_factory=list)  # extra stop strings
+    # vLLM-only knobs (ignored by the hf engine)
+    vllm_dtype: str = "auto"  # auto: bf16 on CPU and GPU
+    gpu_memory_utilization: float = 0.5  # share of GPU memory (on CPU use cpu_kvcache_gib)
+    cpu_kvcache_gib: float = 2.0  # KV cache in GiB on CPU (VLLM_CPU_KVCACHE_SPACE)
+    tensor_parallel_size: int = 1
+    enable_sleep: bool = True  # sleep/wake_up around training where the platform supports it
+    enable_prefix_caching: bool = True
+    servers: list[str] = field(default_factory=list)  # server engine: http://host:port of each vLLM server
+    sync_check_every: int = 1  # compare engine vs trainer logprobs on a probe after every N syncs (0: never)
+    sync_check_tol: float = 0.05  # max mean |logprob diff| on the probe before the run stops
+
+
+@dataclass
+class AlgoConfig:
+    advantage: str = "grpo"  # grpo (group mean/std) | drgrpo (group mean, no std) | batch (batch mean/std)
+    loss_agg: str = "token_mean"  # token_mean (DAPO) | seq_mean (GRPO) | constant (Dr. GRPO: / max_new_tokens)
+    clip_low: float = 0.2  # ratio clipped to [1 - clip_low, 1 + clip_high]
+    clip_high: float = 0.2  # DAPO clip-higher uses 0.28
+    beta: float = 0.0  # KL coefficient; 0 loads no reference model at all
+    kl_estimator: str = "k3"  # k1 | k2 | k3
+    mu: int = 1  # epochs over each rollout batch; > 1 stores old logprobs and uses the clipped ratio
+    dynamic_sampling: bool = False  # drop groups whose rewards are all equal, and sample more prompts to refill
+    max_refill_rounds: int = 3  # dynamic sampling: extra generation rounds per step before training on what is there
+    overlong: str = "none"  # none | mask (drop truncated completions from the loss) | soft (DAPO length penalty)
+    overlong_buffer: int = 64  # soft: penalty ramps over the last N tokens before max_new_tokens
+    overlong_penalty: float = 1.0  # soft: penalty at max_new_tokens
+    is_correction: str = "auto"  # auto (on for vllm/server, off for hf) | off | truncate | mask
+    is_cap: float = 2.0  # truncate: clamp sampler->trainer ratio at this; mask: drop tokens above it
+
+
+@dataclass
+class RewardsConfig:
+    names: list[str] = field(default_factory=lambda: ["accuracy"])  # keys of rewards.REWARDS
+    weights: list[float] = field(default_factory=list)  # same length as names; empty: all 1.0
+    workers: int = 2  # verifier worker processes
+    timeout_s: float = 5.0  # hard wall-clock limit per completion
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-6
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    eps: float = 1e-8
+    schedule: str = "constant"  # constant | linear | cosine (decay to 0 at train.steps)
+    warmup_steps: int = 0
+    grad_clip: float = 1.0  # 0: off
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 100  # RL steps (one rollout batch each)
+    prompts_per_step: int = 8  # B: problems per step, across all ranks
+    micro_batch_size: int = 4  # sequences per forward/backward per rank
+    minibatches: int = 1  # optimizer steps per epoch over a rollout batch
+    zero_stage: int = 0  # DeepSpeed ZeRO stage 0 | 1 | 2 | 3
+    offload_optimizer: bool = False  # ZeRO-Offload of optimizer states to CPU (stage >= 1)
+    offload_params: bool = False  # ZeRO-3 parameter offload to CPU
+    seed: int = 0
+    max_bad_steps: int = 3  # stop after this many consecutive steps with NaN/inf loss or gradient
+    threads: int = 0  # torch threads per rank on CPU; 0: cores / ranks
+
+
+@dataclass
+class EvalConfig:
+    suites: list[str] = field(default_factory=lambda: ["addition_test"])  # dataset names (data.DATASETS)
+    every: int = 0  # evaluate every N steps (0: only before and after training)
+    before: bool = True  # evaluate before the first step
+    after: bool = True  # evaluate after the last step
+    limit: int = 200  # problems per suite (0: all)
+    k: int = 1  # samples per problem
+    greedy: bool = True  # greedy decoding (k must be 1) or sampling at eval temperature
+    temperature: float = 0.6
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+
+
+@dataclass
+class LogConfig:
+    output_dir: str = "runs"  # the run directory is output_dir/run_name
+    run_name: str = ""  # empty: <train data>-<timestamp>
+    wandb_mode: str = "auto"  # auto (online if WANDB_API_KEY is set, else offline) | online | offline | disabled
+    wandb_project: str = "r1zero"
+    samples_every: int = 10  # log a table of rollout samples every N steps (0: never)
+    samples_count: int = 8  # rows per samples table
+    console_every: int = 1
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 0  # save every N steps (0: only at the end)
+    keep_last: int = 2  # keep this many step checkpoints
+    resume: str = "auto"  # auto (latest in the run dir, if any) | never | path to a checkpoint directory
+    save_final: bool = True
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "model.dtype": ("fp32", "bf16"),
+    "data.template": ("r1", "boxed", "plain"),
+    "rollout.engine": ("hf", "vllm", "server"),
+    "algo.advantage": ("grpo", "drgrpo", "batch"),
+    "algo.loss_agg": ("token_mean", "seq_mean", "constant"),
+    "algo.kl_estimator": ("k1", "k2", "k3"),
+    "algo.overlong": ("none", "mask", "soft"),
+    "algo.is_correction": ("auto", "off", "truncate", "mask"),
+    "optim.schedule": ("constant", "linear", "cosine"),
+    "train.zero_stage": (0, 1, 2, 3),
+    "log.wandb_mode": ("auto", "online", "offline", "disabled"),
+}
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Convert a YAML/CLI value to the field's declared type, or raise a ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, str):  # CLI: a,b,c
+            value = [v for v in value.split(",") if v != ""]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: `{key}` must be a list, got {value!r}")
+        return [_coerce(v, item_tp, key, where) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ConfigError(f"{where}: `{key}` must be true or false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: `{key}` must be a number, got {value!r}")
+        try:
+            out = tp(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: `{key}` must be {tp.__name__}, got {value!r}") from None
+        if tp is int and isinstance(value, float) and value != out:
+            raise ConfigError(f"{where}: `{key}` must be an integer, got {value!r}")
+        return out
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: `{key}` must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _set(cfg: Config, dotted: str, value: Any, where: str) -> None:
+    parts = dotted.split(".")
+    obj: Any = cfg
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(obj)}
+        if part not in fields:
+            prefix = ".".join(parts[:i])
+            valid = ", ".join(sorted((prefix + "." if prefix else "") + n for n in fields))
+            raise ConfigError(f"{where}: unknown config key `{dotted}`. Valid keys here: {valid}")
+        f = fields[part]
+        if i == len(parts) - 1:
+            if dataclasses.is_dataclass(getattr(obj, part)):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{where}: `{dotted}` is a section; give its keys, e.g. {dotted}.<key>=...")
+                for k, v in value.items():
+                    _set(cfg, f"{dotted}.{k}", v, where)
+                return
+            hints = typing.get_type_hints(type(obj))
+            setattr(obj, part, _coerce(value, hints[part], dotted, where))
+            return
+        obj = getattr(obj, part)
+        if not dataclasses.is_dataclass(obj):
+            raise ConfigError(f"{where}: `{'.'.join(parts[:i + 1])}` is not a section")
+
+
+def _parse_cli_value(raw: str) -> Any:
+    """`key=value` from the command line: YAML scalars (numbers, true/false), else the raw string."""
+    try:
+        v = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+    return raw if v is None else v
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file <- `a.b=c` overrides, then `validate`."""
+    cfg = Config()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist (pass --config PATH; examples in launch/configs/)")
+        try:
+            raw = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            raise ConfigError(f"{p}{line}: not valid YAML: {e}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections (model:, train:, ...)")
+        for section, body in raw.items():
+            _set(cfg, str(section), body, str(p))
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"command line: override `{item}` must look like section.key=value")
+        key, raw_value = item.split("=", 1)
+        _set(cfg, key.strip(), _parse_cli_value(raw_value), "command line")
+    validate(cfg)
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def validate(cfg: Config, world_size: int = 1) -> None:
+    """Raise ConfigError for any inconsistent setting, saying how to fix it."""
+    flat = _flatten(cfg.to_dict())
+    for key, allowed in CHOICES.items():
+        if flat[key] not in allowed:
+            raise ConfigError(f"`{key}` is {flat[key]!r}; choose one of {', '.join(map(str, allowed))}")
+    t, r, a, e = cfg.train, cfg.rollout, cfg.algo, cfg.eval
+    positive = {"train.steps": t.steps, "train.prompts_per_step": t.prompts_per_step,
+                "train.micro_batch_size": t.micro_batch_size, "train.minibatches": t.minibatches,
+                "rollout.group_size": r.group_size, "rollout.max_new_tokens": r.max_new_tokens, "algo.mu": a.mu,
+                "rewards.workers": cfg.rewards.workers, "eval.k": e.k, "eval.max_new_tokens": e.max_new_tokens}
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"`{key}` must be >= 1, got {value}")
+    if cfg.optim.lr <= 0:
+        raise ConfigError(f"`optim.lr` must be > 0, got {cfg.optim.lr}")
+    if r.temperature < 0 or not 0 < r.top_p <= 1:
+        raise ConfigError("`rollout.temperature` must be >= 0 and `rollout.top_p` in (0, 1]")
+    if r.group_size < 2 and a.advantage in ("grpo", "drgrpo"):
+        raise ConfigError(f"`algo.advantage={a.advantage}` compares completions of the same prompt: "
+                          "set `rollout.group_size` >= 2 (or use `algo.advantage=batch`)")
+    if a.clip_low < 0 or a.clip_low >= 1 or a.clip_high < 0:
+        raise ConfigError("`algo.clip_low` must be in [0, 1) and `algo.clip_high` >= 0")
+    if a.beta < 0:
+        raise ConfigError(f"`algo.beta` must be >= 0, got {a.beta}")
+    if cfg.rewards.weights and len(cfg.rewards.weights) != len(cfg.rewards.names):
+        raise ConfigError(f"`rewards.weights` has {len(cfg.rewards.weights)} entries but `rewards.names` has "
+                          f"{len(cfg.rewards.names)}: give one weight per reward, or none (all 1.0)")
+    if not cfg.rewards.names:
+        raise ConfigError("`rewards.names` is empty: name at least one reward (see `python -m rewards list`)")
+    if e.greedy and e.k != 1:
+        raise ConfigError(f"`eval.greedy=true` gives one answer per problem: set `eval.k=1` or `eval.greedy=false`")
+    if t.offload_params and t.zero_stage != 3:
+        raise ConfigError("`train.offload_params` needs `train.zero_stage=3`")
+    if t.offload_optimizer and t.zero_stage == 0:
+        raise ConfigError("`train.offload_optimizer` needs `train.zero_stage` >= 1")
+    if r.engine == "server" and not r.servers:
+        raise ConfigError("`rollout.engine=server` needs `rollout.servers` (e.g. rollout.servers=http://node2:8000)")
+    check_batch(cfg, world_size)
+
+
+def check_batch(cfg: Config, world_size: int) -> None:
+    seqs = cfg.train.prompts_per_step * cfg.rollout.group_size
+    if seqs % cfg.train.minibatches:
+        raise ConfigError(f"train.prompts_per_step * rollout.group_size = {seqs} sequences per step is not divisible "
+                          f"by train.minibatches={cfg.train.minibatches}")
+    per_update = seqs // cfg.train.minibatches
+    per_round = world_size * cfg.train.micro_batch_size
+    if per_update % per_round:
+        raise ConfigError(
+            f"{per_update} sequences per optimizer step (train.prompts_per_step={cfg.train.prompts_per_step} x "
+            f"rollout.group_size={cfg.rollout.group_size} / train.minibatches={cfg.train.minibatches}) is not "
+            f"divisible by world_size={world_size} x train.micro_batch_size={cfg.train.micro_batch_size}: change "
+            f"train.micro_batch_size or train.prompts_per_step so that it divides")
+    if cfg.train.prompts_per_step % world_size:
+        raise ConfigError(f"train.prompts_per_step={cfg.train.prompts_per_step} must be divisible by the "
+                          f"number of ranks ({world_size}) so that each rank generates whole groups")
+
+
+def grad_accumulation(cfg: Config, world_size: int) -> int:
+    seqs = cfg.train.prompts_per_step * cfg.rollout.group_size // cfg.train.minibatches
+    return seqs // (world_size * cfg.train.micro_batch_size)
+
+
+def deepspeed_config(cfg: Config, world_size: int) -> dict[str, Any]:
+    """The DeepSpeed config dict, derived from `cfg` (never kept beside it)."""
+    check_batch(cfg, world_size)
+    t = cfg.train
+    gas = grad_accumulation(cfg, world_size)
+    zero: dict[str, Any] = {"stage": t.zero_stage}
+    if t.zero_stage == 3:
+        zero.update({"stage3_gather_16bit_weights_on_model_save": False, "stage3_param_persistence_threshold": 0})
+    if t.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": False}
+    if t.offload_params:
+        zero["offload_param"] = {"device": "cpu", "pin_memory": False}
+    ds: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": t.micro_batch_size,
+        "gradient_accumulation_steps": gas,
+        "train_batch_size": t.micro_batch_size * gas * world_size,
+        "zero_optimization": zero,
+        "gradient_clipping": cfg.optim.grad_clip,
+        "bf16": {"enabled": cfg.model.dtype == "bf16"},
+        "steps_per_print": 10 ** 9,
+        "wall_clock_breakdown": False,
+    }
+    if t.offload_optimizer or t.offload_params:
+        ds["zero_force_ds_cpu_optimizer"] = False  # we pass a client torch optimizer
+    return ds
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def flatten(cfg: Config) -> dict[str, Any]:
+    """`{"train.steps": 100, ...}`: for W&B config and the run's config.yaml."""
+    return _flatten(cfg.to_dict())

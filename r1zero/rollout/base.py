@@ -1,0 +1,60 @@
+"""The rollout engine interface: what every generation backend returns and accepts.
+
+An engine turns prompts into completions. Each completion is one `Rollout`; a call with `n` samples per
+prompt returns `len(prompts) * n` rollouts ordered prompt-major (all samples of prompt 0, then prompt 1, ...),
+so `rollouts[i * n + j]` is sample `j` of prompt `i`. That order is the group layout used by `advantages.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol
+
+import torch
+
+
+@dataclass
+class SamplingParams:
+    """Sampling settings shared by every engine (engine-specific knobs live in `RolloutConfig`)."""
+
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1  # -1: off
+    stop: list[str] = field(default_factory=list)  # stop strings; the stop string is kept in the completion
+    greedy: bool = False  # overrides temperature/top_p/top_k
+
+
+@dataclass
+class Rollout:
+    """One sampled completion of one prompt."""
+
+    prompt_index: int  # index into the `prompts` list given to `generate`
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    text: str  # decoded completion (no prompt), special tokens removed
+    finish_reason: str  # "stop" (EOS or stop string) or "length" (hit max_new_tokens)
+    logprobs: list[float] | None  # sampler's logprob of each completion token (len == len(completion_ids))
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+class Engine(Protocol):
+    """A generation backend. Implementations: `rollout/hf.py` (transformers), `rollout/vllm.py`, `rollout/server.py`."""
+
+    def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
+        """`prompts` are token id lists (templates already applied). Returns len(prompts) * n rollouts, prompt-major."""
+        ...
+
+    def load_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Replace the engine's weights with the trainer's (HF parameter names, full unsharded tensors)."""
+        ...
+
+    def sleep(self) -> None:
+        """Release generation memory (KV cache, optionally weights) while the trainer runs. No-op where unsupported."""
+        ...
+
+    def wake_up(self) -> None:
+        """Undo `sleep()` before the next `generate`."""
+        ...
