@@ -1,0 +1,118 @@
+"""Prompt templates, all in one place so that they can be read and diffed side by side.
+
+Each template has two forms:
+  - `raw`: the whole prompt text, for base models (`data.chat=false`), as R1-Zero was trained;
+  - `user`: the user turn, for instruct models (`data.chat=true`), wrapped by the tokenizer's chat template.
+
+`{problem}` is replaced literally (no `str.format`: problems and templates contain LaTeX braces).
+
+The r1 template, raw form, ends with `Assistant: <think>`: the `<think>` tag is prefilled, so a base model starts
+reasoning at once and the completion holds `... </think> <answer> ... </answer>`. `prefill("r1", chat=False)` returns
+that `<think>`; a format reward prepends it to the completion before checking the tags. In chat form the instruction
+goes into the user turn and nothing is prefilled (`prefill` returns ""): the assistant turn is left to the model,
+which then writes its own `<think>`, and a chat model asked to use the tags is not cut off in the middle of its header.
+
+`stop` holds stop strings that end a completion early; engines keep the stop string in the completion text, so
+`</answer>` is still there for the format reward.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Template:
+    raw: str  # the whole prompt for base models (data.chat=false)
+    user: str  # the user turn for instruct models (data.chat=true)
+    prefill: str = ""  # text at the end of `raw` that belongs to the completion's format (r1: "<think>")
+    stop: tuple[str, ...] = ()  # stop strings; the stop string stays in the completion
+
+
+R1_INSTRUCTION = (
+    "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+    "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>."
+)
+BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+PLAIN_INSTRUCTION = "Answer with just the number."
+
+TEMPLATES: dict[str, Template] = {
+    # DeepSeek-R1-Zero (DeepSeek-R1 paper, table 1), with <think> prefilled for base models.
+    "r1": Template(
+        raw=("A conversation between User and Assistant. The User asks a question, and the Assistant solves it. "
+             "The Assistant first thinks about the reasoning process in the mind and then provides the User with "
+             "the answer. " + R1_INSTRUCTION + "\nUser: {problem}\nAssistant: <think>"),
+        user=("{problem}\n\nFirst think about the reasoning process in the mind, then give the answer. "
+              + R1_INSTRUCTION),
+        prefill="<think>",
+        stop=("</answer>",),
+    ),
+    # Qwen2.5-Math / SimpleRL-Zoo style: the answer goes in \boxed{}.
+    "boxed": Template(
+        raw="{problem}\n" + BOXED_INSTRUCTION + "\n",
+        user="{problem}\n" + BOXED_INSTRUCTION,
+    ),
+    # The CPU default task (two-digit addition) for the tiny embedded instruct model: graded on the last number.
+    "plain": Template(
+        raw="{problem}\n" + PLAIN_INSTRUCTION + "\nAnswer:",
+        user="{problem}\n" + PLAIN_INSTRUCTION,
+    ),
+}
+
+
+class PromptError(ValueError):
+    """A template or tokenizer problem, saying how to fix it."""
+
+
+def get_template(name: str) -> Template:
+    if name not in TEMPLATES:
+        raise PromptError(f"unknown prompt template `{name}`: set `data.template` to one of {', '.join(TEMPLATES)}")
+    return TEMPLATES[name]
+
+
+def prefill(template: str, chat: bool) -> str:
+    """The part of the completion's format that the prompt already wrote (prepend it before format checks)."""
+    return "" if chat else get_template(template).prefill
+
+
+def stop_strings(template: str) -> list[str]:
+    """Stop strings of a template (add them to `rollout.stop`)."""
+    return list(get_template(template).stop)
+
+
+def build_prompt(problem: str, template: str, tokenizer=None, chat: bool = False) -> str:
+    """The prompt text for one problem: the raw template, or the user turn inside the tokenizer's chat template."""
+    tpl = get_template(template)
+    if not chat:
+        return tpl.raw.replace("{problem}", problem)
+    if tokenizer is None:
+        raise PromptError("`data.chat=true` needs a tokenizer to apply its chat template")
+    if not getattr(tokenizer, "chat_template", None):
+        raise PromptError(f"the tokenizer `{getattr(tokenizer, 'name_or_path', '?')}` has no chat template: "
+                          "set `data.chat=false` (base models use the raw template)")
+    messages = [{"role": "user", "content": tpl.user.replace("{problem}", problem)}]
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def encode_prompts(rows: list[dict], template: str, tokenizer, chat: bool,
+                   max_prompt_tokens: int) -> tuple[list[dict], list[list[int]], int]:
+    """Template and tokenize `rows`; drop prompts longer than `max_prompt_tokens`.
+
+    Returns (kept rows, each a copy with a `prompt` text field added; their token ids; the number dropped).
+    Chat prompts already hold the special tokens (BOS, turn markers), so they are tokenized without adding any;
+    raw prompts get the tokenizer's usual special tokens (e.g. a BOS for Llama-style base models).
+    """
+    if max_prompt_tokens < 1:
+        raise PromptError(f"`data.max_prompt_tokens` must be >= 1, got {max_prompt_tokens}")
+    texts = [build_prompt(row["problem"], template, tokenizer, chat) for row in rows]
+    ids = tokenizer(texts, add_special_tokens=not chat)["input_ids"] if texts else []
+    kept_rows, kept_ids = [], []
+    for row, text, prompt_ids in zip(rows, texts, ids):
+        if len(prompt_ids) <= max_prompt_tokens:
+            kept_rows.append({**row, "prompt": text})
+            kept_ids.append(list(prompt_ids))
+    dropped = len(rows) - len(kept_rows)
+    if rows and not kept_rows:
+        longest = max(len(x) for x in ids)
+        raise PromptError(f"all {len(rows)} prompts are longer than `data.max_prompt_tokens={max_prompt_tokens}` "
+                          f"(longest {longest} tokens): raise data.max_prompt_tokens")
+    return kept_rows, kept_ids, dropped
