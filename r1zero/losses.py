@@ -1,0 +1,251 @@
+"""Token log-probabilities, the clipped policy-gradient loss, KL estimators, sampler->trainer importance weights, and
+the one aggregation they all share. Pure torch functions, shapes in comments.
+
+Shapes: b sequences in a micro-batch, T positions, V vocabulary. Every per-token tensor [b, T] lines up with a
+`mask` [b, T] (bool, or 0/1) that is True where a completion token counts in the loss. Values at masked positions
+(padding, prompt) may be anything finite; they are selected away with `torch.where`, never multiplied by 0.
+
+Exact micro-batching. The loss of a global batch (all micro-batches of one optimizer step, on all ranks) is a SUM
+over its sequences divided by one number, `norm`, computed once for the global batch (`aggregation_norm`):
+
+    loss_agg     per-token loss x  ->  loss                                 norm
+    token_mean   sum_i sum_t x_it / norm                    (DAPO)          valid tokens in the global batch
+    seq_mean     sum_i (sum_t x_it / n_i) / norm            (GRPO)          sequences with >= 1 valid token
+    constant     sum_i sum_t x_it / norm                    (Dr. GRPO)      sequences * max_new_tokens
+
+Each micro-batch calls `aggregate(x, mask, loss_agg, norm)` with the same global `norm`, so the SUM of the
+micro-batch losses (and of their gradients) equals the full-batch loss exactly. Gradient accumulation must therefore
+add micro-batch gradients without averaging them again (DeepSpeed divides by gradient_accumulation_steps and by the
+number of ranks: undo that scale in the caller). `aggregation_norm` is additive over sequences, so the global norm is
+the SUM over ranks of each rank's `aggregation_norm`.
+
+A trainer step, per micro-batch:
+    logp          = token_logprobs(logits, input_ids, temperature)[:, P-1:]   # [b, T] completion positions
+    is_w, s1      = importance_weights(old_logp, sampler_logp, mask, mode, cap)
+    pg, s2        = policy_loss(logp, old_logp, adv, mask, clip_low, clip_high, loss_agg, norm, is_w)
+    loss          = pg + beta * aggregate(kl_penalty(logp, ref_logp, "k3"), mask, loss_agg, norm)
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+LOSS_AGGS = ("token_mean", "seq_mean", "constant")
+KL_ESTIMATORS = ("k1", "k2", "k3")
+IS_MODES = ("off", "truncate", "mask")
+MAX_LOG_RATIO = 20.0  # log-ratios are clamped to +-20 before exp: e^20 ~ 5e8 stays finite in fp32, and so do gradients
+
+
+# ---------------------------------------------------------------------------------------------- log-probabilities
+
+
+def _up(x: Tensor) -> Tensor:
+    """bf16/fp16 -> fp32 (softmax sums need it); fp32/fp64 unchanged, without a copy."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def gather_logprobs(logits: Tensor, targets: Tensor, temperature: float = 1.0, chunk_rows: int = 1) -> Tensor:
+    """Float[b, T]: log softmax(logits / temperature)[targets], for logits [b, T, V] and targets Long[b, T].
+
+    Computed in fp32 for bf16/fp16 logits, else in the logits' dtype. Rows are processed `chunk_rows` at a time, so
+    at most a [chunk_rows, T, V] fp32 copy of bf16 logits exists at once (log_softmax of the whole tensor would
+    materialise [b, T, V] in fp32). log p = x[target] - logsumexp(x).
+    """
+    out = []
+    for start in range(0, logits.shape[0], chunk_rows):
+        lg = logits[start:start + chunk_rows]  # [c, T, V]
+        tgt = targets[start:start + chunk_rows].long().unsqueeze(-1)  # [c, T, 1]
+        picked = _up(lg.gather(-1, tgt).squeeze(-1))  # [c, T]
+        x = _up(lg)  # no copy for fp32 logits
+        if temperature != 1.0:
+            x = x / temperature
+            picked = picked / temperature
+        out.append(picked - torch.logsumexp(x, dim=-1))  # [c, T]
+    if not out:
+        return _up(logits.new_zeros(targets.shape))
+    return torch.cat(out)  # [b, T]
+
+
+def token_logprobs(logits: Tensor, input_ids: Tensor, temperature: float = 1.0, chunk_rows: int = 1) -> Tensor:
+    """Float[b, T-1]: log-probability of each next token, from a causal LM's logits [b, T, V] on input_ids [b, T].
+
+    Position t holds log p(input_ids[:, t+1] | input_ids[:, :t+1]). `temperature` must be the sampler's, so that
+    these match the sampler's logprobs (the ratios and importance weights compare the two).
+    """
+    return gather_logprobs(logits[:, :-1], input_ids[:, 1:], temperature, chunk_rows)  # [b, T-1]
+
+
+def entropy_from_logits(logits: Tensor, temperature: float = 1.0, chunk_rows: int = 1) -> Tensor:
+    """Float[b, T]: entropy of softmax(logits / temperature) at every position of logits [b, T, V].
+
+    fp32 for half-precision logits, else the logits' dtype. Pass `logits[:, :-1]` to line up with `token_logprobs`.
+    H = logsumexp(x) - sum_v softmax(x)_v x_v, chunked by rows.
+    """
+    out = []
+    for start in range(0, logits.shape[0], chunk_rows):
+        x = _up(logits[start:start + chunk_rows])  # [c, T, V]
+        if temperature != 1.0:
+            x = x / temperature
+        lse = torch.logsumexp(x, dim=-1, keepdim=True)  # [c, T, 1]
+        out.append(lse.squeeze(-1) - (torch.exp(x - lse) * x).sum(-1))  # [c, T]
+    if not out:
+        return _up(logits.new_zeros(logits.shape[:-1]))
+    return torch.cat(out)  # [b, T]
+
+
+# ---------------------------------------------------------------------------------------------- aggregation
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Scalar: mean of x [b, T] over positions where mask [b, T] is True (0 when none are)."""
+    m = mask.bool()
+    return torch.where(m, x, torch.zeros_like(x)).sum() / m.sum().clamp(min=1)
+
+
+def _masked_stats(x: Tensor, mask: Tensor, empty: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Detached scalars (mean, min, max) of x [b, T] over mask [b, T]; all `empty` when nothing is valid."""
+    x, m = x.detach(), mask.bool()
+    n = m.sum()
+    fill = x.new_tensor(empty)
+    mean = torch.where(n > 0, masked_mean(x, m), fill)
+    lo = torch.where(n > 0, torch.where(m, x, torch.full_like(x, float("inf"))).amin(), fill)
+    hi = torch.where(n > 0, torch.where(m, x, torch.full_like(x, float("-inf"))).amax(), fill)
+    return mean, lo, hi
+
+
+def aggregation_norm(mask: Tensor, loss_agg: str, max_new_tokens: int) -> float:
+    """The `norm` of `aggregate` for the sequences in mask [N, T] (see the module doc). Sum it over ranks."""
+    m = mask.bool()
+    if loss_agg == "token_mean":
+        return float(m.sum())
+    if loss_agg == "seq_mean":
+        return float(m.any(dim=-1).sum())
+    if loss_agg == "constant":
+        return float(m.shape[0] * max_new_tokens)
+    raise ValueError(f"unknown loss_agg {loss_agg!r}; choose one of {', '.join(LOSS_AGGS)}")
+
+
+def aggregate(per_token: Tensor, mask: Tensor, loss_agg: str, norm: float | Tensor) -> Tensor:
+    """Scalar loss from a per-token loss [b, T] over mask [b, T], divided by the GLOBAL batch's `norm`.
+
+    token_mean / constant: sum of valid tokens / norm.  seq_mean: sum over sequences of each sequence's mean over
+    its valid tokens / norm (a sequence with no valid token adds 0). Summing over micro-batches is exact.
+    norm is a count: it is taken as >= 1, so a global batch with no valid token has loss 0, not 0/0.
+    """
+    norm = norm.clamp(min=1) if isinstance(norm, Tensor) else max(float(norm), 1.0)
+    m = mask.bool()
+    x = torch.where(m, per_token, torch.zeros_like(per_token))  # [b, T]
+    if loss_agg in ("token_mean", "constant"):
+        return x.sum() / norm
+    if loss_agg == "seq_mean":
+        per_seq = x.sum(dim=-1) / m.sum(dim=-1).clamp(min=1)  # [b]
+        return per_seq.sum() / norm
+    raise ValueError(f"unknown loss_agg {loss_agg!r}; choose one of {', '.join(LOSS_AGGS)}")
+
+
+# ---------------------------------------------------------------------------------------------- losses
+
+
+def policy_loss(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, clip_low: float,
+                clip_high: float, loss_agg: str, norm: float | Tensor,
+                is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """PPO clipped surrogate with DAPO's separate clip range [1 - clip_low, 1 + clip_high].
+
+    logp, old_logp: [b, T] (old_logp is detached; with mu == 1 pass logp.detach(): ratio 1, plain policy gradient);
+    advantages: [b] (one per sequence) or [b, T]; mask: [b, T]; is_weights: optional [b, T] sampler->trainer
+    importance weights (detached, multiply the per-token loss; see `importance_weights`).
+        ratio = exp(logp - old_logp);  x = -min(ratio * A, clip(ratio, 1 - clip_low, 1 + clip_high) * A)
+    Returns (aggregate(x * is_weights, mask, loss_agg, norm), stats). stats are detached scalars over this
+    micro-batch's valid tokens: `policy/clip_frac` (share of tokens whose clipped branch is active, so they get no
+    gradient: ratio < 1-clip_low with A < 0, or ratio > 1+clip_high with A > 0), its two halves
+    `policy/clip_low_frac` and `policy/clip_high_frac`, and `policy/ratio_mean|min|max`.
+    """
+    m = mask.bool()
+    adv = (advantages[:, None] if advantages.dim() == 1 else advantages).to(logp.dtype)  # [b, 1] or [b, T]
+    log_ratio = torch.where(m, logp - old_logp.detach(), torch.zeros_like(logp))  # [b, T]
+    ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))  # [b, T]
+    unclipped = -adv * ratio  # [b, T]
+    clipped = -adv * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)  # [b, T]
+    per_token = torch.maximum(unclipped, clipped)  # [b, T]
+    if is_weights is not None:
+        per_token = per_token * is_weights.detach()
+    loss = aggregate(per_token, m, loss_agg, norm)
+
+    with torch.no_grad():
+        a = adv.expand_as(ratio)
+        low = (ratio < 1.0 - clip_low) & (a < 0)  # [b, T]
+        high = (ratio > 1.0 + clip_high) & (a > 0)  # [b, T]
+        mean, lo, hi = _masked_stats(ratio, m, empty=1.0)
+        stats = {
+            "policy/clip_frac": masked_mean((low | high).float(), m),
+            "policy/clip_low_frac": masked_mean(low.float(), m),
+            "policy/clip_high_frac": masked_mean(high.float(), m),
+            "policy/ratio_mean": mean,
+            "policy/ratio_min": lo,
+            "policy/ratio_max": hi,
+        }
+    return loss, stats
+
+
+def kl_penalty(logp: Tensor, ref_logp: Tensor, estimator: str = "k3") -> Tensor:
+    """Float[b, T]: per-token estimate of KL(pi || pi_ref) from tokens sampled from pi (Schulman, "Approximating KL").
+
+        k1 = log r            (unbiased, can be negative)     with log r = logp - ref_logp
+        k2 = (log r)^2 / 2    (biased, >= 0)
+        k3 = exp(-log r) + log r - 1 = exp(ref - logp) - (ref - logp) - 1   (unbiased, >= 0; GRPO's choice)
+    ref_logp is detached. k3 clamps ref - logp to +-20 before exp (no gradient beyond, no inf).
+    Reduce with `aggregate(kl_penalty(...), mask, loss_agg, norm)`.
+    """
+    log_r = logp - ref_logp.detach()  # [b, T]
+    if estimator == "k1":
+        return log_r
+    if estimator == "k2":
+        return 0.5 * log_r ** 2
+    if estimator == "k3":
+        d = (-log_r).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)  # ref - logp
+        return torch.exp(d) - d - 1.0
+    raise ValueError(f"unknown KL estimator {estimator!r}; choose one of {', '.join(KL_ESTIMATORS)}")
+
+
+def importance_weights(trainer_logp: Tensor, sampler_logp: Tensor, mask: Tensor, mode: str,
+                       cap: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """Detached per-token weights [b, T] correcting for the sampler (vLLM) not being exactly the trainer's policy.
+
+    ratio = exp(trainer_logp - sampler_logp), both for the rollout's own tokens (trainer_logp: the trainer's
+    logprobs before the update, i.e. old_logp).
+        off       weight 1 (the stats are still computed: they measure the mismatch)
+        truncate  weight min(ratio, cap)                                 (TIS)
+        mask      weight ratio inside [1/cap, cap], 0 outside             (masked IS: a token the two engines disagree
+                  on by more than a factor `cap` in either direction is dropped; it still counts in `norm`)
+    Weights are 0 at masked positions. stats (detached scalars over valid tokens): `sampling/is_ratio_mean|max|min`
+    of the raw ratio, and `sampling/is_clipped_frac`, the share of tokens whose weight is not the raw ratio
+    (truncate: ratio > cap; mask: outside [1/cap, cap]; off: 0).
+    """
+    if mode not in IS_MODES:
+        raise ValueError(f"unknown importance-sampling mode {mode!r}; choose one of {', '.join(IS_MODES)}")
+    if mode != "off" and cap < 1.0:
+        raise ValueError(f"importance-sampling cap must be >= 1, got {cap}")
+    m = mask.bool()
+    with torch.no_grad():
+        diff = _up(trainer_logp) - _up(sampler_logp)  # [b, T]
+        log_ratio = torch.where(m, diff, torch.zeros_like(diff))
+        ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))  # [b, T]
+        if mode == "off":
+            changed = torch.zeros_like(m)
+            weights = torch.ones_like(ratio)
+        elif mode == "truncate":
+            changed = ratio > cap
+            weights = ratio.clamp(max=cap)
+        else:
+            changed = (ratio > cap) | (ratio < 1.0 / cap)
+            weights = torch.where(changed, torch.zeros_like(ratio), ratio)
+        weights = torch.where(m, weights, torch.zeros_like(weights))  # [b, T]
+        mean, lo, hi = _masked_stats(ratio, m, empty=1.0)
+        stats = {"sampling/is_ratio_mean": mean, "sampling/is_ratio_max": hi, "sampling/is_ratio_min": lo,
+                 "sampling/is_clipped_frac": masked_mean(changed.float(), m)}
+    return weights, stats
+
+
+def sft_loss(logp: Tensor, mask: Tensor, norm: float | Tensor, loss_agg: str = "token_mean") -> Tensor:
+    """Scalar negative log-likelihood of the masked tokens, logp [b, T], with the same aggregation as the PG loss."""
+    return aggregate(-logp, mask, loss_agg, norm)
