@@ -1,0 +1,37 @@
+"""Is a predicted final answer mathematically equal to the gold one?
+
+`math_equal(pred, gold)` is pure and bounded, and it never evaluates text as code. The path of one comparison:
+1. caps: either side longer than MAX_CHARS characters is not equal (no work is done on it);
+2. `rewards.normalize.clean` on both; equal text is equal;
+3. `rewards.structure`: split both into shapes (tuple/interval, set, list, matrix, union, relation, word, choice
+   letter, scalar) and compare them with the order rules of each shape;
+4. scalars (`rewards.scalar`): exact rationals first (integers, decimals, `1,000`, fractions, mixed numbers,
+   scientific notation, percents), then 50-digit evaluation at sample points for irrational or symbolic
+   expressions (`\\pi`, `\\sqrt{}`, polynomials), then, only for LaTeX outside the own parser's grammar, sympy on
+   the output of latex2sympy2_extended's parser, after a screen for huge exponents, towers, factorials and depth.
+Anything that cannot be decided within those bounds is "not equal".
+"""
+from __future__ import annotations
+
+from rewards.normalize import clean
+from rewards.structure import equal, parse_answer
+
+MAX_CHARS = 1000
+
+
+def math_equal(pred: str, gold: str) -> bool:
+    """True when `pred` and `gold` denote the same mathematical answer (see the module doc)."""
+    if pred is None or gold is None:
+        return False
+    pred, gold = str(pred), str(gold)
+    if len(pred) > MAX_CHARS or len(gold) > MAX_CHARS:
+        return False
+    p, g = clean(pred), clean(gold)
+    if not p or not g:
+        return False
+    if "".join(p.split()) == "".join(g.split()):
+        return True
+    try:
+        return equal(parse_answer(p), parse_answer(g))
+    except (ValueError, ArithmeticError, RecursionError):
+        return False  # too many items, or arithmetic outside the caps: undecidable here

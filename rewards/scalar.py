@@ -1,0 +1,60 @@
+"""Equality of two scalar answers (cleaned text): exact string, then the parser and the bounded evaluators of
+`rewards.numeric`, then, only for text outside that parser's grammar, the guarded sympy path of `rewards.symbolic`.
+
+Percent answers are equal when either reading works (`50\\%` = `0.5` and `50\\%` = `50`): graders accept both.
+Base-n numerals (`2516_8`) compare by digits and base; a plain numeral with the same digits is accepted for the
+base given in the gold (the question asked for base 8).
+"""
+from __future__ import annotations
+
+from rewards.latex_expr import ParseError, parse
+from rewards.numeric import proportional, values_equal
+from rewards.symbolic import sympy_equal
+
+
+def _nospace(s: str) -> str:
+    return "".join(s.split())
+
+
+def scalar_equal(pred: str, gold: str) -> bool:
+    if _nospace(pred) == _nospace(gold):
+        return True
+    if "%" in pred or "%" in gold:
+        return _scalar(pred.replace("%", ""), gold.replace("%", "")) or _scalar(pred, gold)
+    return _scalar(pred, gold)
+
+
+def _scalar(pred: str, gold: str) -> bool:
+    if _nospace(pred) == _nospace(gold):
+        return True
+    try:
+        p, g = parse(pred), parse(gold)
+    except ParseError:
+        return sympy_equal(pred, gold) is True
+    if p[0] == "based" or g[0] == "based":
+        return _based_equal(p, g)
+    return values_equal(p, g) is True
+
+
+def _based_equal(p: tuple, g: tuple) -> bool:
+    def digits(node: tuple) -> tuple[str, str] | None:
+        if node[0] == "based":
+            return node[1].lstrip("0") or "0", node[2].strip("{}")
+        if node[0] == "num" and node[1].denominator == 1 and node[1] >= 0:
+            return str(node[1].numerator), ""
+        return None
+
+    dp, dg = digits(p), digits(g)
+    if dp is None or dg is None or dp[0] != dg[0]:
+        return False
+    return dp[1] == dg[1] or "" in (dp[1], dg[1])
+
+
+def equations_proportional(left1: str, right1: str, left2: str, right2: str) -> bool:
+    """Are `left1 = right1` and `left2 = right2` the same equation up to a nonzero factor?"""
+    try:
+        d1 = ("add", (parse(left1), ("neg", parse(right1))))
+        d2 = ("add", (parse(left2), ("neg", parse(right2))))
+    except ParseError:
+        return False
+    return proportional(d1, d2) is True

@@ -1,0 +1,304 @@
+"""The shape of an answer: scalar, word, multiple-choice letter, tuple/interval, set, list, matrix, union, relation.
+
+`parse_answer(text)` splits cleaned answer text at its top level (outside brackets) and `equal(pred, gold)` compares
+two shapes with these order rules:
+- tuples, ordered pairs and intervals (`seq`): same brackets, same length, equal item by item, in order;
+  `(1,2)` is both an open interval and a pair, so it equals only `(1,2)`, never `[1,2]` or `(2,1)`;
+- sets `\\{...\\}` and bare comma lists `1, -2` (MATH's "enter all solutions"): equal as multisets, any order;
+  `a \\pm b` is the list `a + b, a - b`;
+- unions of intervals: the same intervals in any order; an inequality in one variable equals its interval
+  (`x > 5` = `(5, \\infty)`), `x \\in S` is S;
+- matrices: same shape, equal entries; a one-column matrix equals a tuple of its entries (a vector);
+- relations: `x = 3` equals `3`; two equations are equal when their sides agree (`y = 2x + 3` vs `y = 3 + 2x`) or
+  their differences are proportional (`5x - 7y = -4` vs `-5x + 7y - 4 = 0`);
+- words compare case-insensitively; choice letters `(C)`, `\\text{(C)}`, `C` compare as letters.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rewards.normalize import KEEP_WORDS as MATH_WORDS
+from rewards.scalar import equations_proportional, scalar_equal
+
+MAX_ITEMS = 32
+MAX_DEPTH = 6
+_RELATIONS = ("=", r"\le", r"\ge", r"\ne", "<", ">")
+_LESS = {"<": "<", r"\le": r"\le", ">": "<", r"\ge": r"\le"}
+_VAR_RE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?$")
+_IN_RE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?\s*\\in(?![a-zA-Z])\s*")
+_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*[A-Za-z]$")
+_CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$|^([A-E])$")
+_MATRIX_RE = re.compile(r"^\\begin\{(pmatrix|bmatrix|Bmatrix|matrix|smallmatrix|array)\}(?:\{[lcr|]*\})?(.*)"
+                        r"\\end\{\1\}$", re.S)
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+@dataclass(frozen=True)
+class Ans:
+    kind: str  # scalar | word | choice | seq | set | list | matrix | union | rel
+    text: str = ""
+    items: tuple = ()
+    brackets: str = ""  # seq: opening and closing bracket, e.g. "(]"
+    ops: tuple = ()  # rel: the operators between items
+
+
+# --------------------------------------------------------------------------------------------- splitting
+def split_top(s: str, seps: tuple[str, ...], keep: bool = False) -> list[str]:
+    """Split at separators that stand outside all brackets (`\\{` counts as a bracket).
+
+    With `keep`, the separators found are kept between the parts: [part, sep, part, ...].
+    """
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and s.startswith(("\\{", "\\}"), i):
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+        elif depth == 0:
+            sep = next((x for x in seps if s.startswith(x, i) and not _continues_command(s, i, x)), None)
+            if sep is not None:
+                parts += [s[start:i].strip(), sep] if keep else [s[start:i].strip()]
+                i += len(sep)
+                start = i
+                continue
+        i += 1
+    parts.append(s[start:].strip())
+    return parts
+
+
+def _continues_command(s: str, i: int, sep: str) -> bool:
+    end = i + len(sep)
+    return sep[-1].isalpha() and end < len(s) and s[end].isalpha()
+
+
+def _wrapped(s: str) -> bool:
+    """True when s[0] is a bracket whose partner is s[-1] (mixed pairs allowed: intervals such as `(3,4]`)."""
+    if len(s) < 2 or s[0] not in "([" or s[-1] not in ")]":
+        return False
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += 1 if ch in _OPEN else -1 if ch in _CLOSE else 0
+        if depth == 0 and i < len(s) - 1:
+            return False
+    return depth == 0
+
+
+# --------------------------------------------------------------------------------------------- parsing
+@lru_cache(maxsize=8192)
+def parse_answer(s: str, depth: int = 0) -> Ans:
+    """The shape of cleaned answer text (see the module doc)."""
+    s = s.strip()
+    if depth > MAX_DEPTH:
+        return Ans("scalar", s)
+    m = _IN_RE.match(s)
+    if m and s[m.end():]:
+        return parse_answer(s[m.end():], depth + 1)
+    for parse in (_parse_matrix, _parse_collection, _parse_relation, _parse_plain):
+        ans = parse(s, depth)
+        if ans is not None:
+            return ans
+    return Ans("scalar", s)
+
+
+def _items(parts: list[str], depth: int, flatten: bool = False) -> tuple:
+    """Shapes of the parts; with `flatten`, lists inside (from `a \\pm b`) are spliced into the parent."""
+    if len(parts) > MAX_ITEMS:
+        raise ValueError("too many items")
+    items = []
+    for p in parts:
+        item = parse_answer(p, depth + 1)
+        items.extend(item.items if flatten and item.kind == "list" else (item,))
+    return tuple(items)
+
+
+def _parse_matrix(s: str, depth: int) -> Ans | None:
+    m = _MATRIX_RE.match(s)
+    if not m:
+        return None
+    rows = [r for r in (x.strip() for x in re.split(r"\\\\", m.group(2))) if r]
+    if len(rows) > MAX_ITEMS:
+        raise ValueError("too many rows")
+    return Ans("matrix", items=tuple(Ans("seq", items=_items(r.split("&"), depth), brackets="()") for r in rows))
+
+
+def _parse_collection(s: str, depth: int) -> Ans | None:
+    if s in (r"\emptyset", r"\{\}", "{}"):
+        return Ans("set")
+    parts = split_top(s, (r"\cup",))
+    if len(parts) > 1:
+        return Ans("union", items=_items(parts, depth))
+    parts = split_top(s, (" or ", " and ", ";"))
+    if len(parts) > 1 and all(parts):
+        return Ans("list", items=_items(parts, depth, flatten=True))
+    if s.startswith(r"\{") and s.endswith(r"\}") and len(split_top(s[2:-2], (r"\}",))) == 1:
+        return Ans("set", items=_items(split_top(s[2:-2], (",",)), depth, flatten=True))
+    if _wrapped(s):
+        parts = split_top(s[1:-1], (",",))
+        if len(parts) > 1:
+            return Ans("seq", items=_items(parts, depth), brackets=s[0] + s[-1])
+    parts = split_top(s, (",",))
+    if len(parts) > 1 and all(parts):
+        return Ans("list", items=_items(parts, depth, flatten=True))
+    return None
+
+
+def _parse_relation(s: str, depth: int) -> Ans | None:
+    tokens = split_top(s, _RELATIONS, keep=True)
+    if len(tokens) < 3 or len(tokens) > 9:
+        return None
+    sides, ops = tokens[0::2], tuple(tokens[1::2])
+    if not all(sides):
+        return None
+    return Ans("rel", items=_items(sides, depth), ops=ops)
+
+
+def _parse_plain(s: str, depth: int) -> Ans | None:
+    if r"\pm" in s or r"\mp" in s:
+        plus = s.replace(r"\pm", "+").replace(r"\mp", "-")
+        minus = s.replace(r"\pm", "-").replace(r"\mp", "+")
+        return Ans("list", items=(Ans("scalar", plus), Ans("scalar", minus)))
+    m = _CHOICE_RE.match(s)
+    if m:
+        return Ans("choice", (m.group(1) or m.group(2)).upper())
+    if _WORD_RE.match(s) and any(w.lower() not in MATH_WORDS for w in re.findall(r"[a-zA-Z]{2,}", s)):
+        return Ans("word", " ".join(s.lower().split()))
+    return None
+
+
+# --------------------------------------------------------------------------------------------- comparing
+def equal(p: Ans, g: Ans) -> bool:
+    """Is the predicted shape equal to the gold one (order rules in the module doc)?"""
+    if p.kind == "rel" or g.kind == "rel":
+        return _rel_equal(p, g)
+    kinds = {p.kind, g.kind}
+    if "choice" in kinds:
+        return _letter(p) is not None and _letter(p) == _letter(g)
+    if "word" in kinds:
+        return p.kind == g.kind and p.text == g.text
+    if p.kind == g.kind == "scalar":
+        return scalar_equal(p.text, g.text)
+    if kinds <= {"set", "list"}:
+        return _unordered(p.items, g.items)
+    if p.kind == g.kind == "seq":
+        return p.brackets == g.brackets and _ordered(p.items, g.items)
+    if p.kind == g.kind == "union":
+        return _unordered(p.items, g.items)
+    if kinds <= {"matrix", "seq"}:
+        return _matrix_equal(p, g)
+    return False
+
+
+def _letter(a: Ans) -> str | None:
+    if a.kind == "choice":
+        return a.text
+    if a.kind == "scalar" and re.fullmatch(r"[A-E]", a.text):
+        return a.text
+    return None
+
+
+def _ordered(ps: tuple, gs: tuple) -> bool:
+    return len(ps) == len(gs) and all(equal(a, b) for a, b in zip(ps, gs))
+
+
+def _unordered(ps: tuple, gs: tuple) -> bool:
+    """Multiset equality: every predicted item matched to a distinct equal gold item."""
+    if len(ps) != len(gs):
+        return False
+    free = list(gs)
+    for a in ps:
+        hit = next((k for k, b in enumerate(free) if equal(a, b)), None)
+        if hit is None:
+            return False
+        free.pop(hit)
+    return True
+
+
+def _matrix_rows(a: Ans) -> tuple:
+    if a.kind == "matrix":
+        return tuple(row.items for row in a.items)
+    if a.kind == "seq" and a.brackets == "()":
+        return tuple((item,) for item in a.items)  # a tuple as a column vector
+    return ()
+
+
+def _matrix_equal(p: Ans, g: Ans) -> bool:
+    rp, rg = _matrix_rows(p), _matrix_rows(g)
+    if not rp or len(rp) != len(rg):
+        return False
+    return all(_ordered(a, b) for a, b in zip(rp, rg))
+
+
+def _is_var(a: Ans) -> bool:
+    return a.kind == "scalar" and bool(_VAR_RE.match(a.text))
+
+
+def _rel_equal(p: Ans, g: Ans) -> bool:
+    if p.kind == g.kind == "rel":
+        if p.ops == g.ops == ("=",):
+            return _equations_equal(p, g)
+        ip, ig = _as_interval(p), _as_interval(g)
+        if ip is not None and ig is not None:
+            return equal(ip, ig)
+        return _same_relation(p, g)
+    rel, other = (p, g) if p.kind == "rel" else (g, p)
+    if rel.ops == ("=",) and _is_var(rel.items[0]):
+        value = rel.items[1]
+        return equal(value, other) if rel is p else equal(other, value)
+    interval = _as_interval(rel)
+    if interval is None:
+        return False
+    return equal(interval, other) if rel is p else equal(other, interval)
+
+
+def _equations_equal(p: Ans, g: Ans) -> bool:
+    (pl, pr), (gl, gr) = p.items, g.items
+    if _is_var(pl) and _is_var(gl) and pl.text == gl.text:
+        return equal(pr, gr)
+    if all(x.kind == "scalar" for x in (pl, pr, gl, gr)):
+        return equations_proportional(pl.text, pr.text, gl.text, gr.text)
+    return False
+
+
+def _same_relation(p: Ans, g: Ans) -> bool:
+    if p.ops == g.ops and _ordered(p.items, g.items):
+        return True
+    flipped = tuple(_flip(op) for op in reversed(g.ops))
+    return p.ops == flipped and _ordered(p.items, tuple(reversed(g.items)))
+
+
+def _flip(op: str) -> str:
+    return {"<": ">", ">": "<", r"\le": r"\ge", r"\ge": r"\le"}.get(op, op)
+
+
+def _as_interval(rel: Ans) -> Ans | None:
+    """`x > 5` -> (5, \\infty); `-2 \\le x < 7` -> [-2, 7); None when not an inequality in one variable."""
+    items, ops = rel.items, rel.ops
+    if not all(op in _LESS for op in ops):
+        return None
+    if len(ops) == 2:
+        if not _is_var(items[1]) or len({op in ("<", r"\le") for op in ops}) != 1:
+            return None
+        if ops[0] in (">", r"\ge"):
+            items, ops = tuple(reversed(items)), tuple(_flip(op) for op in reversed(ops))
+        return _interval(items[0], items[2], ops[0] == r"\le", ops[1] == r"\le")
+    if _is_var(items[0]):
+        bound, op = items[1], ops[0]
+    elif _is_var(items[1]):
+        bound, op = items[0], _flip(ops[0])
+    else:
+        return None
+    low, high = Ans("scalar", r"-\infty"), Ans("scalar", r"\infty")
+    if op in ("<", r"\le"):
+        return _interval(low, bound, False, op == r"\le")
+    return _interval(bound, high, op == r"\ge", False)
+
+
+def _interval(low: Ans, high: Ans, closed_low: bool, closed_high: bool) -> Ans:
+    return Ans("seq", items=(low, high), brackets=("[" if closed_low else "(") + ("]" if closed_high else ")"))
