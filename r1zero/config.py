@@ -65,7 +65,7 @@ class RolloutConfig:
 
 @dataclass
 class AlgoConfig:
-    advantage: str = "grpo"  # grpo (group mean/std) | drgrpo (group mean, no std) | batch (batch mean/std)
+    advantage: str = "grpo"  # grpo (group mean/std) | drgrpo (group mean, no std) | batch (group mean/batch std)
     loss_agg: str = "token_mean"  # token_mean (DAPO) | seq_mean (GRPO) | constant (Dr. GRPO: / max_new_tokens)
     clip_low: float = 0.2  # ratio clipped to [1 - clip_low, 1 + clip_high]
     clip_high: float = 0.2  # DAPO clip-higher uses 0.28
@@ -91,6 +91,7 @@ class RewardsConfig:
 
 @dataclass
 class OptimConfig:
+    name: str = "adamw"  # adamw | sgd (sgd: plain gradient steps, used by the invariant tests)
     lr: float = 1e-6
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
@@ -173,6 +174,7 @@ CHOICES = {
     "algo.kl_estimator": ("k1", "k2", "k3"),
     "algo.overlong": ("none", "mask", "soft"),
     "algo.is_correction": ("auto", "off", "truncate", "mask"),
+    "optim.name": ("adamw", "sgd"),
     "optim.schedule": ("constant", "linear", "cosine"),
     "train.zero_stage": (0, 1, 2, 3),
     "log.wandb_mode": ("auto", "online", "offline", "disabled"),
@@ -285,7 +287,9 @@ def validate(cfg: Config, world_size: int = 1) -> None:
         if flat[key] not in allowed:
             raise ConfigError(f"`{key}` is {flat[key]!r}; choose one of {', '.join(map(str, allowed))}")
     t, r, a, e = cfg.train, cfg.rollout, cfg.algo, cfg.eval
-    positive = {"train.steps": t.steps, "train.prompts_per_step": t.prompts_per_step,
+    if t.steps < 0:
+        raise ConfigError(f"`train.steps` must be >= 0 (0: evaluate only), got {t.steps}")
+    positive = {"train.prompts_per_step": t.prompts_per_step,
                 "train.micro_batch_size": t.micro_batch_size, "train.minibatches": t.minibatches,
                 "rollout.group_size": r.group_size, "rollout.max_new_tokens": r.max_new_tokens, "algo.mu": a.mu,
                 "rewards.workers": cfg.rewards.workers, "eval.k": e.k, "eval.max_new_tokens": e.max_new_tokens}
@@ -364,8 +368,10 @@ def deepspeed_config(cfg: Config, world_size: int) -> dict[str, Any]:
         "steps_per_print": 10 ** 9,
         "wall_clock_breakdown": False,
     }
+    if t.zero_stage > 0:
+        ds["zero_allow_untested_optimizer"] = True  # we pass a client torch optimizer (AdamW or SGD)
     if t.offload_optimizer or t.offload_params:
-        ds["zero_force_ds_cpu_optimizer"] = False  # we pass a client torch optimizer
+        ds["zero_force_ds_cpu_optimizer"] = False
     return ds
 
 

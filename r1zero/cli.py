@@ -1,0 +1,82 @@
+"""`r1zero train|eval|score ...`: the command line.
+
+    r1zero train --config launch/configs/cpu_default.yaml optim.lr=1e-5 train.steps=20
+    r1zero eval  --model smollm2-135m --suites addition_test --limit 200
+    r1zero score IN.jsonl -o OUT.jsonl          (same as `python -m rewards score`)
+
+`train` prints one JSON object as its last line of output: run_dir, wandb_dir, wall_s, steps, eval_before,
+eval_after, metrics, reward_curve.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _train(args: argparse.Namespace) -> int:
+    from r1zero.config import ConfigError, load_config
+    from r1zero.train import train
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as e:
+        print(f"r1zero: config error: {e}", file=sys.stderr)
+        return 2
+    result = train(cfg)
+    if result.get("metrics"):
+        print(f"[r1zero] metrics: {result['metrics']}\n[r1zero] reward curve: {result['reward_curve']}\n"
+              f"[r1zero] W&B run: {result['wandb_dir']}", flush=True)
+    import torch.distributed as dist
+
+    rank = dist.get_rank() if dist.is_initialized() else int(__import__("os").environ.get("RANK", "0"))
+    if rank == 0:
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    """Evaluate a model on suites with the training config's engine and template (no training)."""
+    from r1zero.config import ConfigError, load_config
+    from r1zero.train import train
+
+    overrides = [f"model.name={args.model}", "train.steps=0", "eval.before=true", "eval.after=false",
+                 f"eval.suites={args.suites}", f"eval.limit={args.limit}", "checkpoint.save_final=false",
+                 "log.wandb_mode=" + args.wandb, *args.overrides]
+    try:
+        cfg = load_config(args.config, overrides)
+    except ConfigError as e:
+        print(f"r1zero: config error: {e}", file=sys.stderr)
+        return 2
+    result = train(cfg)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="r1zero", description="R1-Zero style RL for reasoning (GRPO)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="run GRPO training")
+    t.add_argument("--config", help="YAML config (see launch/configs/)")
+    t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-6 rollout.group_size=8")
+    e = sub.add_parser("eval", help="evaluate a model on benchmark suites")
+    e.add_argument("--config", help="YAML config for engine/template settings")
+    e.add_argument("--model", default="smollm2-135m")
+    e.add_argument("--suites", default="addition_test")
+    e.add_argument("--limit", type=int, default=0, help="problems per suite (0: all)")
+    e.add_argument("--wandb", default="disabled", choices=["auto", "online", "offline", "disabled"])
+    e.add_argument("overrides", nargs="*")
+    s = sub.add_parser("score", help="score a JSONL file with the rule-based verifiers")
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    args, extra = parser.parse_known_args(argv)
+    if args.cmd == "score":
+        from rewards.__main__ import main as rewards_main
+
+        sys.exit(rewards_main(["score", *args.rest, *extra]))
+    if extra:
+        args.overrides = list(args.overrides) + extra
+    sys.exit({"train": _train, "eval": _eval}[args.cmd](args))
+
+
+if __name__ == "__main__":
+    main()

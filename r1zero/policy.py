@@ -1,0 +1,287 @@
+"""The policy: a DeepSpeed ZeRO engine around a transformers causal LM. The only module that imports deepspeed.
+
+    policy = Policy(cfg, model_path, dist)
+    lp     = policy.logprobs(batch)                  # [N, T-1] no grad, micro-batched
+    stats  = policy.update(batch)                    # mu epochs x minibatches x micro-batches, one ZeRO step each
+    for name, tensor in policy.named_parameters_for_sync(bucket_bytes): ...   # full tensors, bounded buckets
+
+Exact gradient accumulation: each micro-batch loss is divided by the *global* normaliser of its optimizer step
+(`losses.aggregation_norm`, summed over ranks), so micro-batch losses add up to the full-batch loss. DeepSpeed
+would divide by gradient_accumulation_steps (we pass `scale_wrt_gas=False`) and average gradients over ranks (we
+multiply by world_size): micro-batch 1 x accumulation 8 == micro-batch 8 x 1, and 2 ranks == 1 rank.
+
+Non-finite losses: a micro-batch whose loss is NaN/inf (on any rank) backpropagates an exact zero instead, and the
+optimizer step it belongs to runs with learning rate 0, so the weights do not move (Adam's moment estimates still see
+the finite micro-batches). A non-finite gradient norm after a step is reported in the metrics; the trainer stops.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
+
+import torch
+import torch.distributed as dist
+
+from r1zero import losses
+from r1zero.batching import Batch
+from r1zero.config import Config, deepspeed_config, grad_accumulation
+
+
+def lr_lambda(cfg: Config):
+    warm, total, kind = cfg.optim.warmup_steps, max(cfg.train.steps * cfg.algo.mu * cfg.train.minibatches, 1), \
+        cfg.optim.schedule
+
+    def f(step: int) -> float:  # step counts optimizer steps
+        if warm and step < warm:
+            return (step + 1) / warm
+        frac = min(max(step - warm, 0) / max(total - warm, 1), 1.0)
+        if kind == "linear":
+            return 1.0 - frac
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * frac))
+        return 1.0
+    return f
+
+
+class Policy:
+    def __init__(self, cfg: Config, model_path: str, world_size: int = 1, rank: int = 0):
+        import deepspeed
+        from transformers import AutoModelForCausalLM
+        from transformers.integrations import HfDeepSpeedConfig
+
+        self.cfg, self.world_size, self.rank = cfg, world_size, rank
+        self.ds_config = deepspeed_config(cfg, world_size)
+        self.gas = grad_accumulation(cfg, world_size)
+        # Under ZeRO-3, HfDeepSpeedConfig makes from_pretrained build the model already partitioned (and keeps
+        # HF's weight init, unlike a bare deepspeed.zero.Init around a constructor). It must stay referenced.
+        self._hf_ds = HfDeepSpeedConfig(self.ds_config) if cfg.train.zero_stage == 3 else None
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32,
+                                                     attn_implementation=cfg.model.attn_implementation)
+        model.config.use_cache = False
+        if cfg.model.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        o = cfg.optim
+        if o.name == "sgd":
+            optimizer = torch.optim.SGD(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                                          weight_decay=o.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=self.ds_config)
+        self.ref = self._load_reference(model_path) if cfg.algo.beta > 0 else None  # no reference at beta = 0
+
+    def _load_reference(self, model_path: str):
+        import deepspeed
+        from transformers import AutoModelForCausalLM
+
+        ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32,
+                                                   attn_implementation=self.cfg.model.attn_implementation)
+        ref.requires_grad_(False)
+        if self.cfg.train.zero_stage == 3:  # partitioned like the policy, no optimizer
+            ref_cfg = {k: v for k, v in self.ds_config.items() if k != "zero_force_ds_cpu_optimizer"}
+            ref, *_ = deepspeed.initialize(model=ref, config=ref_cfg)
+        elif self.cfg.model.dtype == "bf16":
+            ref = ref.to(torch.bfloat16)
+        return ref.eval()
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """The underlying transformers model (what the hf engine generates with)."""
+        return self.engine.module
+
+    # ------------------------------------------------------------------------------------------ forward
+
+    def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False):
+        out = model(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False)
+        logits = out.logits  # [b, T, V]
+        temp = self.cfg.rollout.temperature or 1.0
+        logp = losses.token_logprobs(logits, mb.input_ids, temperature=temp)  # [b, T-1]
+        ent = None
+        if with_entropy:
+            with torch.no_grad():
+                ent = losses.masked_mean(losses.entropy_from_logits(logits[:, :-1].detach(), temp), mb.loss_mask)
+        return logp, ent
+
+    @torch.no_grad()
+    def logprobs(self, batch: Batch, reference: bool = False) -> torch.Tensor:
+        """[N, T-1] logprobs of `batch.input_ids` under the policy (or the reference model), no grad."""
+        model = self.ref if reference else self.engine
+        was = model.training
+        model.eval()
+        out = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
+        size = self.cfg.train.micro_batch_size
+        for start in range(0, len(batch), size):
+            mb = batch.select(slice(start, start + size))
+            lp, _ = self._token_logprobs(model, mb)
+            out[start:start + size, :lp.shape[1]] = lp.float()
+        model.train(was)
+        return out
+
+    # ------------------------------------------------------------------------------------------ update
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """mu epochs over `batch` (this rank's rows), `train.minibatches` optimizer steps per epoch."""
+        cfg, a = self.cfg, self.cfg.algo
+        self.engine.train()
+        acc: dict[str, list[float]] = {}
+        n_mini = cfg.train.minibatches
+        rows_per_mini = len(batch) // n_mini
+        for _ in range(a.mu):
+            for m in range(n_mini):
+                mini = batch.select(slice(m * rows_per_mini, (m + 1) * rows_per_mini))
+                for k, v in self._optimizer_step(mini).items():
+                    acc.setdefault(k, []).append(v)
+        return {k: sum(v) / len(v) for k, v in acc.items()}
+
+    def _optimizer_step(self, mini: Batch) -> dict[str, float]:
+        a = self.cfg.algo
+        norm = self._all_sum(losses.aggregation_norm(mini.loss_mask, a.loss_agg, self.cfg.rollout.max_new_tokens))
+        scale = float(self.world_size)  # undo DeepSpeed's average over ranks (it also divides by gas: we disable it)
+        stats: dict[str, list[torch.Tensor]] = {}
+        bad = False
+        for mb in mini.micro_batches(self.cfg.train.micro_batch_size):
+            loss, s = self._micro_loss(mb, norm)
+            finite = self._all_true(bool(torch.isfinite(loss)))
+            if not finite:
+                bad = True
+                loss = sum(p.sum() for p in self.engine.parameters() if p.requires_grad) * 0.0
+            self.engine.backward(loss * scale, scale_wrt_gas=False)
+            boundary_norm = self._grad_norm_stage0() if self.engine.is_gradient_accumulation_boundary() else None
+            with self._zero_lr(bad and self.engine.is_gradient_accumulation_boundary()):
+                self.engine.step()
+            for k, v in s.items():
+                stats.setdefault(k, []).append(v.detach().float())
+        out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
+        gn = self.engine.get_global_grad_norm()
+        gn = boundary_norm if gn is None else gn  # DeepSpeed computes it only when clipping
+        if gn is not None:
+            out["policy/grad_norm"] = float(gn)
+        out["policy/lr"] = self.scheduler.get_last_lr()[0]
+        out["train/nonfinite"] = float(bad)
+        return out
+
+    def _micro_loss(self, mb: Batch, norm: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        a = self.cfg.algo
+        logp, ent = self._token_logprobs(self.engine, mb, with_entropy=True)
+        old = mb.old_lp if mb.old_lp is not None else logp.detach()
+        is_w, stats = None, {"policy/entropy": ent}
+        if mb.sampler_lp is not None and self.is_mode != "off":
+            is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap)
+            stats.update(is_stats)
+        pg, pg_stats = losses.policy_loss(logp, old, mb.advantages, mb.loss_mask, a.clip_low, a.clip_high,
+                                          a.loss_agg, norm, is_weights=is_w)
+        stats.update(pg_stats)
+        loss = pg
+        stats["loss/policy"] = pg.detach()
+        if a.beta > 0:
+            kl = losses.aggregate(losses.kl_penalty(logp, mb.ref_lp, a.kl_estimator), mb.loss_mask, a.loss_agg, norm)
+            loss = loss + a.beta * kl
+            stats["loss/kl"] = kl.detach()
+        return loss, stats
+
+    def _grad_norm_stage0(self) -> float | None:
+        """Global gradient norm before the step when DeepSpeed does not report one (ZeRO-0, no clipping)."""
+        if self.cfg.train.zero_stage != 0 or self.cfg.optim.grad_clip > 0:
+            return None
+        sq = sum(float(p.grad.float().pow(2).sum()) for p in self.engine.module.parameters() if p.grad is not None)
+        return self._all_sum(sq) ** 0.5 if self.world_size > 1 else sq ** 0.5
+
+    @property
+    def is_mode(self) -> str:
+        mode = self.cfg.algo.is_correction
+        if mode == "auto":
+            return "off" if self.cfg.rollout.engine == "hf" else "truncate"
+        return mode
+
+    @contextmanager
+    def _zero_lr(self, active: bool):
+        if not active:
+            yield
+            return
+        saved = [g["lr"] for g in self.optimizer.param_groups]
+        for g in self.optimizer.param_groups:
+            g["lr"] = 0.0
+        try:
+            yield
+        finally:
+            for g, lr in zip(self.optimizer.param_groups, saved):
+                g["lr"] = lr
+
+    # ------------------------------------------------------------------------------------------ distributed
+
+    def _all_sum(self, x: float) -> float:
+        if self.world_size == 1:
+            return float(x)
+        t = torch.tensor([float(x)], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item())
+
+    def _all_true(self, flag: bool) -> bool:
+        return self._all_sum(0.0 if flag else 1.0) == 0.0
+
+    # ------------------------------------------------------------------------------------------ weight sync
+
+    def named_parameters_for_sync(self, bucket_bytes: int = 256 << 20) -> Iterator[tuple[str, torch.Tensor]]:
+        """Full (unsharded) parameters with HF names. Under ZeRO-3 they are gathered bucket by bucket, so at most
+        one bucket of gathered weights exists at a time; consume each tensor before asking for the next bucket.
+        Collective under ZeRO-3: every rank must iterate it."""
+        params = list(self.engine.module.named_parameters())
+        if self.cfg.train.zero_stage != 3:
+            for name, p in params:
+                yield name, p.detach()
+            return
+        import deepspeed
+
+        bucket: list[tuple[str, torch.nn.Parameter]] = []
+        size = 0
+        for name, p in params + [("", None)]:
+            if p is not None:
+                bucket.append((name, p))
+                size += p.ds_numel * p.element_size()
+            if bucket and (p is None or size >= bucket_bytes):
+                with deepspeed.zero.GatheredParameters([q for _, q in bucket], modifier_rank=None):
+                    for n, q in bucket:
+                        yield n, q.detach()
+                bucket, size = [], 0
+
+    def gathered(self):
+        """Context in which every parameter is full (ZeRO-3) — for saving an HF model. No-op otherwise."""
+        if self.cfg.train.zero_stage != 3:
+            return nullcontext()
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
+
+
+# ---------------------------------------------------------------------------------------------- process group
+
+
+def init_distributed() -> tuple[int, int, int]:
+    """(rank, world_size, local_world_size). Works under the deepspeed launcher, torchrun, or a plain `python`
+    (a single rank: the env vars DeepSpeed wants are filled in). gloo on CPU, nccl on GPU."""
+    import os
+    import socket
+
+    import deepspeed
+
+    if "RANK" not in os.environ:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1",
+                          MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if not dist.is_initialized():
+        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    world = dist.get_world_size()
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    return dist.get_rank(), world, local_world
+
+
+def shutdown_distributed(world_size: int) -> None:
+    """Destroy the process group at exit: multi-rank CPU runs that skip this died with SIGABRT now and then."""
+    if dist.is_initialized():
+        if world_size > 1:
+            dist.barrier()
+        dist.destroy_process_group()

@@ -1,0 +1,262 @@
+"""Run plumbing for `train.py`: building everything a run needs, timers, metric reduction, the end-of-run summary.
+
+Kept out of train.py so that the loop there stays readable; nothing here decides *what* a step does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from r1zero import checkpoint
+from r1zero.config import Config, flatten
+from r1zero.scoring import Scores
+
+
+@dataclass
+class RunContext:
+    cfg: Config
+    rank: int
+    world_size: int
+    run_dir: Path
+    tokenizer: Any
+    rows: list[dict]
+    prompt_ids: list[list[int]]
+    sampler: Any
+    eval_sets: dict[str, tuple[list[dict], list[list[int]]]]
+    policy: Any
+    engine: Any
+    scorer: Any
+    eval_pool: Any
+    tracker: Any
+    prefill: str
+    stop: list[str]
+    pad_id: int
+    start_step: int = 0
+    state: dict = field(default_factory=dict)
+    syncs: int = 0
+
+
+class Timers:
+    """Named, timed phases: `with timers("generate"): ...` -> `timing/generate` seconds."""
+
+    def __init__(self):
+        self.t: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.t = {}
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t[name] = self.t.get(name, 0.0) + time.perf_counter() - t0
+
+    def total(self) -> float:
+        return time.perf_counter() - self._start
+
+    def metrics(self) -> dict[str, float]:
+        return {**{f"timing/{k}": v for k, v in self.t.items()}, "timing/step": self.total()}
+
+
+def init(cfg: Config) -> RunContext:
+    from r1zero import data, prompts
+    from r1zero.config import validate
+    from r1zero.models import load_tokenizer, resolve_model
+    from r1zero.policy import Policy, init_distributed
+    from r1zero.scoring import Scorer
+    from r1zero.tracking import Tracker
+    from rewards.pool import RewardPool
+
+    rank, world, local_world = init_distributed()
+    validate(cfg, world)
+    torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
+    seed_everything(cfg.train.seed + rank)
+    run_dir = _run_dir(cfg, rank, world)
+    if rank == 0:
+        model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the other ranks look
+    _barrier(world)
+    model_path = resolve_model(cfg.model.name)
+    tok = load_tokenizer(cfg.model.name)
+    d = cfg.data
+    rows, prompt_ids, dropped = prompts.encode_prompts(data.load_dataset(d.train), d.template, tok, d.chat,
+                                                       d.max_prompt_tokens)
+    if dropped and rank == 0:
+        print(f"[r1zero] dropped {dropped} training prompts longer than data.max_prompt_tokens={d.max_prompt_tokens}")
+    sampler = data.Sampler(list(range(len(rows))), cfg.train.prompts_per_step, cfg.train.seed, rank, world)
+    eval_sets = {s: prompts.encode_prompts(data.load_dataset(s, limit=cfg.eval.limit), d.template, tok, d.chat,
+                                           d.max_prompt_tokens)[:2] for s in cfg.eval.suites}
+    policy = Policy(cfg, model_path, world, rank)
+    engine = make_engine(cfg, policy, tok, model_path, world)
+    prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
+    scorer = Scorer(cfg.rewards, prefill)
+    eval_pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
+    ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
+                     eval_pool, None, prefill, stop, tok.pad_token_id)
+    _resume(ctx)
+    ctx.tracker = Tracker(run_dir, flatten(cfg), cfg.log.wandb_mode, cfg.log.wandb_project, run_dir.name,
+                          run_id=ctx.state.get("wandb_run_id"), enabled=rank == 0)
+    if rank == 0:
+        import yaml
+
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return ctx
+
+
+def _resume(ctx: RunContext) -> None:
+    path = checkpoint.find_resume(ctx.cfg.checkpoint.resume, ctx.run_dir / "checkpoints")
+    if path is None:
+        return
+    ctx.state = checkpoint.load(ctx.policy, path, ctx.rank)
+    ctx.sampler.load_state_dict(ctx.state["sampler"])
+    ctx.start_step = int(ctx.state["step"])
+    if ctx.rank == 0:
+        print(f"[r1zero] resumed from {path} at step {ctx.start_step}", flush=True)
+    sync_weights(ctx, ctx.start_step)
+
+
+def make_engine(cfg: Config, policy, tok, model_path: str, world: int):
+    if cfg.rollout.engine == "hf":
+        from r1zero.rollout.hf import HFEngine
+
+        return HFEngine(policy.module, tok, synced_gpus=cfg.train.zero_stage == 3 and world > 1)
+    if cfg.rollout.engine == "vllm":
+        from r1zero.rollout.vllm import VLLMEngine
+
+        max_len = cfg.data.max_prompt_tokens + max(cfg.rollout.max_new_tokens, cfg.eval.max_new_tokens)
+        return VLLMEngine(model_path, cfg.rollout, seed=cfg.train.seed + policy.rank, max_model_len=max_len)
+    from r1zero.rollout.server import ServerEngine
+
+    return ServerEngine(cfg.rollout.servers)
+
+
+def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
+    """Push the policy's weights into the engine (skipped for the hf engine, which shares the module)."""
+    if ctx.cfg.rollout.engine == "hf":
+        return {}
+    ctx.engine.load_weights(ctx.policy.named_parameters_for_sync())
+    ctx.syncs += 1
+    every = ctx.cfg.rollout.sync_check_every
+    if not every or ctx.syncs % every:
+        return {}
+    from r1zero.rollout.sync import check_sync
+
+    return check_sync(ctx.engine, ctx.policy, ctx.prompt_ids[0], ctx.cfg.rollout.sync_check_tol)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def _run_dir(cfg: Config, rank: int, world: int) -> Path:
+    if cfg.checkpoint.resume not in ("auto", "never"):  # resuming a given checkpoint: continue in its run dir
+        return Path(cfg.checkpoint.resume).resolve().parent.parent
+    name = [cfg.log.run_name or f"{Path(cfg.data.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}"]
+    if world > 1:
+        dist.broadcast_object_list(name, src=0)
+    run_dir = Path(cfg.log.output_dir) / name[0]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def progress(ctx: RunContext, step: int):
+    from tqdm import tqdm
+
+    return tqdm(total=ctx.cfg.train.steps, initial=step, disable=ctx.rank != 0, dynamic_ncols=True, desc="grpo")
+
+
+# ---------------------------------------------------------------------------------------------- per-step data
+
+
+def slice_scores(s: Scores, a: int, b: int) -> Scores:
+    return Scores(s.rewards[a:b], {k: v[a:b] for k, v in s.per_reward.items()}, s.infos[a:b], {})
+
+
+def merge_groups(groups: list, n_generated: int, n_informative: int, verify: dict[str, float]):
+    """(row, rollouts, scores) per group -> rows per rollout, flat rollouts, merged Scores, generation stats."""
+    rows = [row for row, rolls, _ in groups for _ in rolls]
+    rollouts = [r for _, rolls, _ in groups for r in rolls]
+    rewards = torch.cat([s.rewards for _, _, s in groups])
+    names = list(groups[0][2].per_reward)
+    per = {n: [v for _, _, s in groups for v in s.per_reward[n]] for n in names}
+    infos = [i for _, _, s in groups for i in s.infos]
+    metrics = {"reward/mean": float(rewards.mean()), **{f"reward/{n}/mean": sum(v) / len(v) for n, v in per.items()},
+               **verify}
+    lengths = [len(r.completion_ids) for r in rollouts]
+    stats = {"completion/mean_length": sum(lengths) / len(lengths),
+             "completion/max_length": float(max(lengths)),
+             "completion/clipped_frac": sum(r.truncated for r in rollouts) / len(rollouts),
+             "completion/tokens": float(sum(lengths)),
+             "sampling/generated": float(n_generated),
+             "sampling/informative_groups": float(min(n_informative, len(groups)))}
+    return rows, rollouts, Scores(rewards, per, infos, metrics), stats
+
+
+def sample_rows(rows: list[dict], rollouts, scores: Scores, count: int) -> list[dict]:
+    out = []
+    for i in range(min(count, len(rollouts))):
+        out.append({"problem": rows[i]["problem"], "answer": str(rows[i]["answer"]), "completion": rollouts[i].text,
+                    "reward": float(scores.rewards[i]), "finish": rollouts[i].finish_reason,
+                    **{f"reward/{k}": float(v[i]) for k, v in scores.per_reward.items()}})
+    return out
+
+
+def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
+    """Mean over ranks (sums for counters) so rank 0 logs the global picture."""
+    if world == 1:
+        return metrics
+    keys = sorted(metrics)
+    t = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
+    dist.all_reduce(t)
+    sums = ("verify/", "completion/tokens", "sampling/generated", "sampling/informative_groups")
+    return {k: (v if k.startswith(sums) else v / world) for k, v in zip(keys, t.tolist())}
+
+
+# ---------------------------------------------------------------------------------------------- end of run
+
+
+def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str, Any]:
+    from r1zero.tracking import plot_rewards
+
+    result: dict[str, Any] = {"run_dir": str(ctx.run_dir), "wandb_dir": ctx.tracker.wandb_dir, "wall_s": wall_s,
+                              "steps": steps}
+    suite = ctx.cfg.eval.suites[0] if ctx.cfg.eval.suites else None
+    key = f"eval/{suite}/accuracy"
+    before = next(iter(evals.get("before", {}).values()), {}).get(key)
+    after = next(iter(evals.get("after", {}).values()), {}).get(key)
+    result.update({"eval_suite": suite, "eval_before": before, "eval_after": after})
+    if ctx.rank == 0:
+        metrics = ctx.run_dir / "metrics.jsonl"
+        points = {int(s): v[key] for phase in ("before", "during", "after")
+                  for s, v in evals.get(phase, {}).items() if key in v}
+        curve = plot_rewards(metrics, ctx.run_dir / "reward_curve.png", points)
+        ctx.tracker.log_image("reward_curve", curve, steps)
+        result.update({"metrics": str(metrics), "reward_curve": str(curve)})
+        ctx.tracker.summary({k: v for k, v in result.items() if isinstance(v, (int, float))})
+        (ctx.run_dir / "result.json").write_text(json.dumps(result, indent=1))
+    ctx.tracker.close()
+    ctx.scorer.close()
+    ctx.eval_pool.close()
+    from r1zero.policy import shutdown_distributed
+
+    shutdown_distributed(ctx.world_size)
+    return result

@@ -1,0 +1,64 @@
+"""Runs policy updates for the invariant tests, in a subprocess (one rank) or under torchrun (several ranks).
+
+    python tests/dist_worker.py MODEL_DIR OUT.pt STAGE:MICRO [STAGE:MICRO ...]
+
+For each STAGE:MICRO it builds a Policy (plain SGD, no clipping) on the same tiny model, updates it on this rank's
+share of one fixed synthetic global batch, and rank 0 saves the full weights to OUT.pt as {"STAGE:MICRO": state}.
+"""
+import sys
+
+import torch
+
+from r1zero.batching import make_batch
+from r1zero.config import load_config
+from r1zero.policy import Policy, init_distributed, shutdown_distributed
+from r1zero.rollout.base import Rollout
+
+N, G = 8, 4  # global batch: 2 prompts x 4 completions
+
+
+def synthetic_rollouts(seed: int = 0, vocab: int = 1000) -> tuple[list[Rollout], torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    rollouts = []
+    for i in range(N):
+        p = int(torch.randint(3, 7, (1,), generator=g))
+        c = int(torch.randint(2, 9, (1,), generator=g))
+        ids = torch.randint(1, vocab, (p + c,), generator=g).tolist()
+        rollouts.append(Rollout(i // G, ids[:p], ids[p:], "", "stop", None))
+    return rollouts, torch.randn(N, generator=g)
+
+
+def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg: str) -> dict:
+    cfg = load_config(None, [f"model.name={model_dir}", "optim.name=sgd", "optim.lr=0.5", "optim.grad_clip=0",
+                             f"train.zero_stage={stage}", f"train.micro_batch_size={micro}", "rollout.group_size=4",
+                             "train.prompts_per_step=2", f"algo.loss_agg={loss_agg}", "rollout.max_new_tokens=8"])
+    torch.manual_seed(0)
+    policy = Policy(cfg, model_dir, world, rank)
+    rollouts, adv = synthetic_rollouts()
+    share = N // world
+    mine = slice(rank * share, (rank + 1) * share)
+    batch = make_batch(rollouts[mine], adv[mine], pad_id=0)
+    metrics = policy.update(batch)
+    state = {name: t.detach().clone().float() for name, t in policy.named_parameters_for_sync()}
+    return {"state": state, "metrics": metrics}
+
+
+def main() -> None:
+    model_dir, out, *specs = sys.argv[1:]
+    loss_agg = "token_mean"
+    rank, world, _ = init_distributed()
+    torch.set_num_threads(1)
+    results = {}
+    for spec in specs:
+        if spec.startswith("agg="):
+            loss_agg = spec[4:]
+            continue
+        stage, micro = map(int, spec.split(":"))
+        results[f"{loss_agg}:{spec}"] = run(model_dir, stage, micro, rank, world, loss_agg)
+    if rank == 0:
+        torch.save(results, out)
+    shutdown_distributed(world)
+
+
+if __name__ == "__main__":
+    main()
