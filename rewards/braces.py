@@ -15,14 +15,20 @@ def _is_escaped(s: str, i: int) -> bool:
     return n % 2 == 1
 
 
+_BRACE_RE = re.compile(r"\\*[{}]")
+
+
 def match_braces(s: str) -> dict[int, int]:
-    """Map the index of every matched `{` to the index of its `}` (one pass, a stack)."""
+    """Map the index of every matched `{` to the index of its `}` (one regex pass over the braces, a stack)."""
     stack: list[int] = []
     pairs: dict[int, int] = {}
-    for i, ch in enumerate(s):
-        if ch == "{" and not _is_escaped(s, i):
+    for m in _BRACE_RE.finditer(s):
+        if (m.end() - m.start() - 1) % 2:
+            continue  # \\{ or \\}: a literal brace
+        i = m.end() - 1
+        if s[i] == "{":
             stack.append(i)
-        elif ch == "}" and not _is_escaped(s, i) and stack:
+        elif stack:
             pairs[stack.pop()] = i
     return pairs
 

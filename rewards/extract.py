@@ -59,16 +59,16 @@ def extract(text: str, fallback_last_number: bool = True) -> Extraction:
     if not isinstance(text, str) or not text.strip():
         return Extraction(None, (), None, "text")
     regions, region = _regions(text)
-    for source, finder in _LEVELS:
+    for source, finder, value in _LEVELS:
         found = [c for r in regions for c in finder(r)]
         if found:
-            return _result(found, source, region)
+            return _result(found, value, source, region)
     if region == "answer_tag":
-        return _result([_strip_answer(r) for r in regions], "answer_block", region)
+        return _result(regions, _strip_answer, "answer_block", region)
     if fallback_last_number:
         number = last_number(regions[-1])
         if number is not None:
-            return _result([number], "last_number", region)
+            return _result([number], str.strip, "last_number", region)
     return Extraction(None, (), None, region)
 
 
@@ -121,25 +121,22 @@ def find_boxed(text: str) -> list[str]:
     return out
 
 
-def _boxed(region: str) -> list[str]:
-    return [unwrap_boxed(b.strip()) for b in find_boxed(region)]
-
-
 def _hashes(region: str) -> list[str]:
-    return [_strip_answer(m.group(1)) for m in _HASH_RE.finditer(region)] if "####" in region else []
+    return [m.group(1) for m in _HASH_RE.finditer(region)] if "####" in region else []
 
 
 def _answer_lines(region: str) -> list[str]:
     found = [(m.start(), m.group(1)) for m in _LINE_RE.finditer(region)]
     found += [(m.start(), m.group(1)) for m in _FINAL_RE.finditer(region)]
-    return [_answer_value(v) for _, v in sorted(found)]
+    return [v for _, v in sorted(found)]
 
 
 def _phrases(region: str) -> list[str]:
-    return [_answer_value(m.group(1)) for m in _PHRASE_RE.finditer(region)]
+    return [m.group(1) for m in _PHRASE_RE.finditer(region)]
 
 
-_LEVELS = (("boxed", _boxed), ("hash", _hashes), ("answer_line", _answer_lines), ("answer_phrase", _phrases))
+def _box_value(raw: str) -> str:
+    return unwrap_boxed(raw.strip())
 
 
 def _answer_value(value: str) -> str:
@@ -165,6 +162,12 @@ def _strip_answer(value: str) -> str:
     return value
 
 
+# (source, finder of raw statements, raw statement -> answer text), in precedence order
+_LEVELS = (("boxed", find_boxed, _box_value), ("hash", _hashes, _strip_answer),
+           ("answer_line", _answer_lines, _answer_value),
+           ("answer_phrase", _phrases, _answer_value))
+
+
 def last_number(text: str, window: int = 200) -> str | None:
     """The last number in the text (`-3`, `1,000`, `2.5`), or None. Looks only near the last digit."""
     m = _LAST_DIGIT_RE.search(text[::-1])
@@ -183,17 +186,27 @@ def canonical(answer: str) -> str:
     return squash(answer) if len(answer) <= MAX_KEY_CHARS else answer
 
 
-def _result(found: list[str], source: str, region: str) -> Extraction:
-    """Group the statements: equal text, or equal value (`\\frac12` and `0.5`), is the same answer."""
+def _result(raw: list[str], value, source: str, region: str) -> Extraction:
+    """Group the statements: equal text, or equal value (`\\frac12` and `0.5`), is the same answer.
+
+    Repeated raw statements are processed once, and at most MAX_CANDIDATES distinct ones are kept, so a completion
+    with 100,000 boxes costs one pass over the text.
+    """
     distinct: dict[str, str] = {}
-    for cand in found:
+    last = None
+    for statement in dict.fromkeys(raw):
+        cand = value(statement)
         if cand:
             distinct.setdefault(canonical(cand), cand)
             if len(distinct) > MAX_CANDIDATES:
                 break
+    for statement in reversed(raw):
+        last = value(statement)
+        if last:
+            break
     candidates = tuple(distinct.values())
     if not candidates:
         return Extraction(None, (), source, region)
     if len(candidates) > MAX_CANDIDATES or not all(math_equal(c, candidates[0]) for c in candidates[1:]):
         return Extraction(None, candidates, source, region, conflict=True)
-    return Extraction([c for c in found if c][-1], candidates, source, region)
+    return Extraction(last, candidates, source, region)

@@ -8,6 +8,7 @@ no nested quantifiers, so linear time) and never evaluates anything.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from rewards.braces import find_group, unwrap_command
 
@@ -51,6 +52,7 @@ _TEXT_COMMANDS = ("text", "textbf", "textit", "textrm", "textnormal", "mathrm", 
 _WRAPPERS = ("boxed", "fbox", "framebox")
 
 _THOUSANDS_RE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])")
+_REPEATING_RE = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,12})\}")
 # Trailing unit words: "5 cm", "864 inches^2", "18 dollars", "\frac{270}{7} degrees".
 _UNIT_TAIL_RE = re.compile(r"(?<![\\a-zA-Z])((?:\s*[a-zA-Z]{2,}\.?(?:\s*\^\s*\{?[23]\}?)?)+)\s*$")
 # Words that are mathematics, not units: never stripped.
@@ -70,7 +72,8 @@ def clean(s: str) -> str:
         s = pattern.sub(repl, s)
     for name in _TEXT_COMMANDS:
         s = unwrap_command(s, name, pad=True)
-    s = _THOUSANDS_RE.sub(lambda m: m.group(1).replace(",", ""), s)
+    s = _THOUSANDS_RE.sub(_drop_thousands, s)
+    s = _REPEATING_RE.sub(_repeating_to_fraction, s)
     s = _SPACE_RE.sub(" ", s).strip()
     s = _strip_trailing_punct(s)
     s = strip_units(s)
@@ -80,6 +83,22 @@ def clean(s: str) -> str:
 def squash(s: str) -> str:
     """`clean` without any whitespace: the form used for exact string comparison."""
     return _SPACE_RE.sub("", clean(s))
+
+
+def _drop_thousands(m: re.Match) -> str:
+    """`1,000` -> `1000`, except inside a tuple or list, where `(12,102)` is a pair."""
+    before, after = m.string[: m.start()].rstrip()[-1:], m.string[m.end():].lstrip()[:1]
+    if before in ("(", "[", ",", "{") or after in (")", "]", ",", "}"):
+        return m.group(0)
+    return m.group(1).replace(",", "")
+
+
+def _repeating_to_fraction(m: re.Match) -> str:
+    """`0.1\\overline{6}` -> `(\\frac{1}{6})`: a repeating decimal is an exact rational."""
+    whole, fixed, period = m.group(1) or "0", m.group(2), m.group(3)
+    value = (Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+             + Fraction(int(period), (10 ** len(period) - 1) * 10 ** len(fixed)))
+    return f"(\\frac{{{value.numerator}}}{{{value.denominator}}})"
 
 
 def strip_units(s: str) -> str:

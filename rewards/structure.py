@@ -33,6 +33,10 @@ _CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$|^([A-E])$")
 _MATRIX_RE = re.compile(r"^\\begin\{(pmatrix|bmatrix|Bmatrix|matrix|smallmatrix|array)\}(?:\{[lcr|]*\})?(.*)"
                         r"\\end\{\1\}$", re.S)
 _OPEN, _CLOSE = "([{", ")]}"
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
 
 
 @dataclass(frozen=True)
@@ -119,13 +123,21 @@ def _items(parts: list[str], depth: int, flatten: bool = False) -> tuple:
 
 
 def _parse_matrix(s: str, depth: int) -> Ans | None:
-    m = _MATRIX_RE.match(s)
+    """`\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}`, optionally times a scalar in front (`\\frac{1}{7}\\begin...`)."""
+    start = s.find("\\begin{")
+    m = _MATRIX_RE.match(s[start:]) if start >= 0 else None
     if not m:
+        return None
+    scale = s[:start].strip().rstrip("*").strip()
+    if r"\begin" in scale or r"\end" in scale:
         return None
     rows = [r for r in (x.strip() for x in re.split(r"\\\\", m.group(2))) if r]
     if len(rows) > MAX_ITEMS:
         raise ValueError("too many rows")
-    return Ans("matrix", items=tuple(Ans("seq", items=_items(r.split("&"), depth), brackets="()") for r in rows))
+    cells = [[c.strip() for c in r.split("&")] for r in rows]
+    if scale:
+        cells = [[f"({scale})({c})" for c in r] for r in cells]
+    return Ans("matrix", items=tuple(Ans("seq", items=_items(r, depth), brackets="()") for r in cells))
 
 
 def _parse_collection(s: str, depth: int) -> Ans | None:
@@ -168,7 +180,8 @@ def _parse_plain(s: str, depth: int) -> Ans | None:
     if m:
         return Ans("choice", (m.group(1) or m.group(2)).upper())
     if _WORD_RE.match(s) and any(w.lower() not in MATH_WORDS for w in re.findall(r"[a-zA-Z]{2,}", s)):
-        return Ans("word", " ".join(s.lower().split()))
+        word = " ".join(s.lower().split())
+        return Ans("scalar", str(NUMBER_WORDS[word])) if word in NUMBER_WORDS else Ans("word", word)
     return None
 
 
@@ -184,7 +197,9 @@ def equal(p: Ans, g: Ans) -> bool:
         return p.kind == g.kind and p.text == g.text
     if p.kind == g.kind == "scalar":
         return scalar_equal(p.text, g.text)
-    if kinds <= {"set", "list"}:
+    if "set" in kinds and kinds <= {"set", "list"}:
+        return _same_elements(p.items, g.items)
+    if kinds == {"list"}:
         return _unordered(p.items, g.items)
     if p.kind == g.kind == "seq":
         return p.brackets == g.brackets and _ordered(p.items, g.items)
@@ -218,6 +233,11 @@ def _unordered(ps: tuple, gs: tuple) -> bool:
             return False
         free.pop(hit)
     return True
+
+
+def _same_elements(ps: tuple, gs: tuple) -> bool:
+    """Set equality: repeats do not matter ({1, 2, 2} = {1, 2})."""
+    return all(any(equal(a, b) for b in gs) for a in ps) and all(any(equal(a, b) for a in ps) for b in gs)
 
 
 def _matrix_rows(a: Ans) -> tuple:
