@@ -90,9 +90,14 @@ def score_items(names: list[str], items: list[tuple[str, dict]]) -> list[tuple[l
     return out
 
 
+PRELOAD = ["rewards", "sympy", "latex2sympy2_extended"]
+
+
 def _init_worker() -> None:
+    """Runs in each new worker, outside any task's time limit."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # die at once when killed, even inside C code
-    import rewards  # noqa: F401  (warm the imports before the first timed task)
+    for module in PRELOAD:  # already loaded under forkserver (preloaded); imported here under spawn
+        importlib.import_module(module)
 
 
 def _context(start_method: str | None):
@@ -102,7 +107,7 @@ def _context(start_method: str | None):
         raise ValueError("start_method='fork' is unsafe from threads and torch processes: use forkserver or spawn")
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(["rewards"])  # only takes effect if the fork server is not running yet
+        ctx.set_forkserver_preload(PRELOAD)  # only takes effect if the fork server is not running yet
     return ctx
 
 
