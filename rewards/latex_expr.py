@@ -30,8 +30,8 @@ _MUL_CMDS = frozenset({r"\cdot", r"\times", r"\ast"})
 _DIV_CMDS = frozenset({r"\div"})
 _PRIMARY_CMDS = frozenset({r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\lvert",
                            r"\vert", r"\exp"}) | {"\\" + f for f in FUNCTIONS} | {"\\" + g for g in GREEK}
-_TOKEN_RE = re.compile(r"\s*(?:(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+(?![0-9.]))?|\.[0-9]+)|(?P<cmd>\\[a-zA-Z]+|\\[{}|%])"
-                       r"|(?P<word>[a-zA-Z]+)|(?P<sym>[-+*/^_()\[\]{}!|'%]))")
+_TOKEN_RE = re.compile(r"\s*(?:(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+(?![0-9.]))?|\.[0-9]+)"
+                       r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|%])|(?P<word>[a-zA-Z]+)|(?P<sym>[-+*/^_()\[\]{}!|'%]))")
 _END = ("end", "")
 
 

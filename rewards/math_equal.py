@@ -13,6 +13,7 @@ Anything that cannot be decided within those bounds is "not equal".
 """
 from __future__ import annotations
 
+from rewards.latex_expr import parse
 from rewards.normalize import clean
 from rewards.structure import equal, parse_answer
 
@@ -35,3 +36,9 @@ def math_equal(pred: str, gold: str) -> bool:
         return equal(parse_answer(p), parse_answer(g))
     except (ValueError, ArithmeticError, RecursionError):
         return False  # too many items, or arithmetic outside the caps: undecidable here
+
+
+def clear_caches() -> None:
+    """Forget cached parses (they make repeated gold answers cheap; benchmarks clear them between passes)."""
+    parse.cache_clear()
+    parse_answer.cache_clear()

@@ -5,7 +5,7 @@
 
 - One task scores one completion (or a chunk of `chunk_size` completions) for all reward names, so the IPC cost is
   one round trip per chunk, not per reward.
-- A chunk gets `chunk_timeout_s` (default 0.5 s). If it runs over, or its worker dies, its completions are scored
+- A chunk gets `chunk_timeout_s` (default 0.25 s). If it runs over, or its worker dies, its completions are scored
   again one per task with the full `timeout_s`. So a completion that hangs is killed after at most
   chunk_timeout_s + timeout_s (+ the pool's 0.1 s polling), i.e. within timeout_s + 1 s, and its neighbours are
   still scored. A killed completion gets score 0 for every reward, `info[name]["error"]`, and counts in `timeouts`;
@@ -13,6 +13,8 @@
 - Workers are started with 'forkserver' (or 'spawn' where that is missing): never `fork`, so scoring works from any
   thread and inside torch/DeepSpeed processes. A killed worker is replaced by the pool (pebble). Workers reset
   SIGTERM to its default action, so a worker stuck in C code (a huge integer power) dies at once when killed.
+  The fork server preloads rewards, sympy and latex2sympy2_extended once, so a new worker starts warm and no
+  import ever runs inside a task's time limit.
 - `workers=0` scores in-process: same results and the same never-raise contract, but no hard timeout (the
   verifiers' own caps still bound the work). Use it for debugging and in tests of reward logic.
 - Reward names are keys of `rewards.REWARDS`, or `module:function` import paths for your own rewards (the module must
@@ -36,7 +38,7 @@ from pebble import ProcessExpired, ProcessPool
 from rewards.types import RewardResult, error_result, short, total
 
 DEFAULT_CHUNK_SIZE = 8
-DEFAULT_CHUNK_TIMEOUT_S = 0.5
+DEFAULT_CHUNK_TIMEOUT_S = 0.25
 
 
 @dataclass

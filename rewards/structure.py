@@ -123,7 +123,7 @@ def _items(parts: list[str], depth: int, flatten: bool = False) -> tuple:
 
 
 def _parse_matrix(s: str, depth: int) -> Ans | None:
-    """`\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}`, optionally times a scalar in front (`\\frac{1}{7}\\begin...`)."""
+    """`\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}`, optionally times a scalar (`\\frac{1}{7}\\begin...`)."""
     start = s.find("\\begin{")
     m = _MATRIX_RE.match(s[start:]) if start >= 0 else None
     if not m:

@@ -62,7 +62,8 @@ def test_conflicts_list_their_candidates():
 
 @pytest.mark.parametrize("completion,gold,want", [
     ("57", "57", 1.0), ("The sum is 57.", "57", 1.0), ("I get 56. Hmm.", "57", 0.0),
-    (r"\boxed{57}", "57", 1.0), (r"\boxed{57} or \boxed{58}", "57", 0.0), (r"\boxed{\frac{1}{2}} \boxed{0.5}", "1/2", 1.0),
+    (r"\boxed{57}", "57", 1.0), (r"\boxed{57} or \boxed{58}", "57", 0.0),
+    (r"\boxed{\frac{1}{2}} \boxed{0.5}", "1/2", 1.0),
     ("<think>57?</think><answer>56</answer>", "57", 0.0), ("#### 1,234", "1234", 1.0), ("", "1", 0.0),
 ])
 def test_accuracy_reward(completion, gold, want):

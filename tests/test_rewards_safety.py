@@ -17,19 +17,21 @@ from rewards.symbolic import to_sympy
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000
-IN_PROCESS_LIMIT_S = 3.0  # the verifiers' own caps must bound each call well below the pool timeout
+IN_PROCESS_LIMIT_S = 5.0  # each call bounded by the verifiers' own caps, under the default pool timeout
 
 ADVERSARIAL = {
     "power_tower": r"\boxed{10^{10^{10}}}", "power_tower_4": "9^{9^{9^{9}}}", "big_power": "2^{100000000}",
     "big_factorial": "100000!", "factorial_of_power": r"\boxed{(10^{10})!}", "exp_of_power": "e^{10^{10}}",
-    "sin_of_googol": r"\sin(10^{100})", "symbolic_power": "x^{99999999}", "nested_parens_1000": "(" * 1000 + "1" + ")" * 1000,
+    "sin_of_googol": r"\sin(10^{100})", "symbolic_power": "x^{99999999}",
+    "nested_parens_1000": "(" * 1000 + "1" + ")" * 1000,
     "nested_braces_1000": "{" * 1000 + "1" + "}" * 1000, "nested_frac": "\\frac{1}{" * 300 + "2" + "}" * 300,
     "nested_sqrt_1000": "\\sqrt{" * 1000 + "2" + "}" * 1000, "nested_boxes_1000": "\\boxed{" * 1000 + "5" + "}" * 1000,
     "nested_sets": "\\{" * 500 + "1" + "\\}" * 500, "digits_1mb": "1" * MB, "letters_1mb": "a" * MB,
     "sum_1mb": "1+" * (MB // 2) + "1", "unclosed_boxes": "\\boxed{" * 1000, "unclosed_big": "\\boxed{" + "x" * MB,
     "empty_boxes": "\\boxed{}" * 10000, "many_boxes": "\\boxed{1}" * 100000,
     "many_distinct_boxes": "".join(f"\\boxed{{{i}}}" for i in range(20000)), "unclosed_answers": "<answer>" * 100000,
-    "think_spam": "<think></think>" * 50000, "commas": ",".join(["1"] * 100000), "unions": r"\cup".join(["(1,2)"] * 5000),
+    "think_spam": "<think></think>" * 50000, "commas": ",".join(["1"] * 100000),
+    "unions": r"\cup".join(["(1,2)"] * 5000),
     "pm_spam": "1\\pm" * 1000 + "1", "answer_lines": "Answer: 5\n" * 50000, "hash_lines": "#### 7\n" * 50000,
     "unknown_commands": "\\foo{\\bar{" * 200, "integral": r"\int_0^1 x^{1000000} dx", "numbers_1mb": " 1" * 400000,
     "nul_and_unicode": "\x00\u202e\ufeff" * 1000 + "\U0001f600", "lone_surrogates": "\ud800" * 100,
