@@ -30,12 +30,16 @@ DATASETS: dict[str, str] = {  # name -> file under r1zero/data/
     "aime24": "aime24/test.jsonl",  # 30
     "aime25": "aime25/test.jsonl",  # 30
     "amc23": "amc23/test.jsonl",  # 40
-    "addition": "addition/train.jsonl",  # 5000 synthetic two-digit additions (the CPU default task)
+    "addition": "addition/train.jsonl",  # 5000 synthetic two-digit additions
     "addition_test": "addition/test.jsonl",  # 500, pairs disjoint from train
+    "addition_small": "addition_small/train.jsonl",  # 241 additions of 0..20 (the CPU default task)
+    "addition_small_test": "addition_small/test.jsonl",  # 200, pairs disjoint from train
 }
 
 ADDITION_SEED = 0
 ADDITION_SIZES = {"train": 5000, "test": 500}
+# task -> (smallest operand, largest operand, {split: rows}); test rows come first in the shuffled pair list
+ADDITION_TASKS = {"addition": (10, 99, ADDITION_SIZES), "addition_small": (0, 20, {"train": 241, "test": 200})}
 
 
 class DataError(ValueError):
@@ -112,17 +116,19 @@ def _parse_row(line: str, where: str, required: tuple[str, ...]) -> dict:
 # ---------------------------------------------------------------------------------------------- addition task
 
 
-def addition_rows(split: str, seed: int = ADDITION_SEED) -> list[dict]:
-    """The synthetic addition task: all ordered pairs (a, b) with 10 <= a, b <= 99, shuffled with `seed`;
-    test takes the first 500, train the next 5000, so their pairs are disjoint."""
-    if split not in ADDITION_SIZES:
-        raise DataError(f"addition split must be one of {', '.join(ADDITION_SIZES)}, got `{split}`")
-    pairs = [(a, b) for a in range(10, 100) for b in range(10, 100)]
+def addition_rows(split: str, seed: int = ADDITION_SEED, task: str = "addition") -> list[dict]:
+    """A synthetic addition task: all ordered pairs (a, b) with lo <= a, b <= hi (ADDITION_TASKS), shuffled with
+    `seed`; test takes the first rows, train the next ones, so their pairs are disjoint.
+    addition: 10..99 (500 test, 5000 train); addition_small: 0..20 (200 test, the other 241 train)."""
+    lo, hi, sizes = ADDITION_TASKS[task]
+    if split not in sizes:
+        raise DataError(f"addition split must be one of {', '.join(sizes)}, got `{split}`")
+    pairs = [(a, b) for a in range(lo, hi + 1) for b in range(lo, hi + 1)]
     random.Random(seed).shuffle(pairs)
-    n_test = ADDITION_SIZES["test"]
-    chosen = pairs[:n_test] if split == "test" else pairs[n_test:n_test + ADDITION_SIZES["train"]]
-    return [{"id": f"addition-{split}-{i:05d}", "problem": f"What is {a} + {b}?", "answer": str(a + b),
-             "source": "addition"} for i, (a, b) in enumerate(chosen)]
+    n_test = sizes["test"]
+    chosen = pairs[:n_test] if split == "test" else pairs[n_test:n_test + sizes["train"]]
+    return [{"id": f"{task}-{split}-{i:05d}", "problem": f"What is {a} + {b}?", "answer": str(a + b),
+             "source": task} for i, (a, b) in enumerate(chosen)]
 
 
 def write_jsonl(rows: list[dict], path: str | Path) -> Path:
@@ -135,9 +141,11 @@ def write_jsonl(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
-def write_addition(out_dir: str | Path = DATA_DIR / "addition", seed: int = ADDITION_SEED) -> list[Path]:
-    """Write addition/{train,test}.jsonl; with the defaults this reproduces the shipped files byte for byte."""
-    return [write_jsonl(addition_rows(split, seed), Path(out_dir) / f"{split}.jsonl") for split in ADDITION_SIZES]
+def write_addition(out_dir: str | Path = DATA_DIR / "addition", seed: int = ADDITION_SEED,
+                   task: str = "addition") -> list[Path]:
+    """Write <task>/{train,test}.jsonl; with the defaults this reproduces the shipped files byte for byte."""
+    return [write_jsonl(addition_rows(split, seed, task), Path(out_dir) / f"{split}.jsonl")
+            for split in ADDITION_TASKS[task][2]]
 
 
 # ---------------------------------------------------------------------------------------------- sampler
@@ -214,8 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("list", help="list the dataset names, their files and row counts")
     args = parser.parse_args(argv)
     if args.command == "make-addition":
-        for path in write_addition(args.out, args.seed):
-            print(path)
+        for task in ADDITION_TASKS:
+            out = args.out if task == "addition" else str(Path(args.out).parent / task)
+            for path in write_addition(out, args.seed, task):
+                print(path)
     else:
         for name, rel in DATASETS.items():
             print(f"{name:14s} {len(load_jsonl(DATA_DIR / rel)):6d}  {rel}")

@@ -93,8 +93,12 @@ def load_tokenizer(name: str):
     return tok
 
 
-def build_tiny_model(out_dir: str | Path, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
-    """A tiny random Llama with the embedded model's real tokenizer: for tests (fast on CPU, loads in vLLM too)."""
+def build_tiny_model(out_dir: str | Path, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0,
+                     init_std: float = 0.02) -> Path:
+    """A tiny random Llama with the embedded model's real tokenizer: for tests (fast on CPU, loads in vLLM too).
+
+    `init_std` 0.02 gives a near-uniform next-token distribution over the 49k vocabulary; a larger value (0.5)
+    gives a peaked one, like a trained LM's, which RL can sharpen within a few steps (the learning test)."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -105,7 +109,7 @@ def build_tiny_model(out_dir: str | Path, hidden: int = 64, layers: int = 2, hea
     tok = AutoTokenizer.from_pretrained(src)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2,
                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-                         max_position_embeddings=2048, tie_word_embeddings=True,
+                         max_position_embeddings=2048, tie_word_embeddings=True, initializer_range=init_std,
                          bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)

@@ -93,10 +93,10 @@ class Policy:
 
     # ------------------------------------------------------------------------------------------ forward
 
-    def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False):
+    def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False, temperature: float | None = None):
         out = model(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False)
         logits = out.logits  # [b, T, V]
-        temp = self.cfg.rollout.temperature or 1.0
+        temp = temperature or self.cfg.rollout.temperature or 1.0
         logp = losses.token_logprobs(logits, mb.input_ids, temperature=temp)  # [b, T-1]
         ent = None
         if with_entropy:
@@ -105,8 +105,9 @@ class Policy:
         return logp, ent
 
     @torch.no_grad()
-    def logprobs(self, batch: Batch, reference: bool = False) -> torch.Tensor:
-        """[N, T-1] logprobs of `batch.input_ids` under the policy (or the reference model), no grad."""
+    def logprobs(self, batch: Batch, reference: bool = False, temperature: float | None = None) -> torch.Tensor:
+        """[N, T-1] logprobs of `batch.input_ids` under the policy (or the reference model), no grad.
+        `temperature` defaults to the sampling temperature (what the loss uses); 1.0 scores the raw model."""
         model = self.ref if reference else self.engine
         was = model.training
         model.eval()
@@ -114,10 +115,20 @@ class Policy:
         size = self.cfg.train.micro_batch_size
         for start in range(0, len(batch), size):
             mb = batch.select(slice(start, start + size))
-            lp, _ = self._token_logprobs(model, mb)
+            lp, _ = self._token_logprobs(model, mb, temperature=temperature)
             out[start:start + size, :lp.shape[1]] = lp.float()
         model.train(was)
         return out
+
+    def token_logprobs(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> list[list[float]]:
+        """Raw-model (temperature 1) logprob of each completion token: the trainer side of the weight-sync check."""
+        from r1zero.batching import make_batch
+        from r1zero.rollout.base import Rollout
+
+        rolls = [Rollout(i, p, c, "", "stop", None) for i, (p, c) in enumerate(zip(prompt_ids, completion_ids))]
+        batch = make_batch(rolls, torch.zeros(len(rolls)), pad_id=0)
+        lp = self.logprobs(batch, temperature=1.0)
+        return [lp[i, len(p) - 1:len(p) - 1 + len(c)].tolist() for i, (p, c) in enumerate(zip(prompt_ids, completion_ids))]
 
     # ------------------------------------------------------------------------------------------ update
 
@@ -154,8 +165,7 @@ class Policy:
             for k, v in s.items():
                 stats.setdefault(k, []).append(v.detach().float())
         out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
-        gn = self.engine.get_global_grad_norm()
-        gn = boundary_norm if gn is None else gn  # DeepSpeed computes it only when clipping
+        gn = boundary_norm if boundary_norm is not None else self.engine.get_global_grad_norm()
         if gn is not None:
             out["policy/grad_norm"] = float(gn)
         out["policy/lr"] = self.scheduler.get_last_lr()[0]
@@ -182,8 +192,8 @@ class Policy:
         return loss, stats
 
     def _grad_norm_stage0(self) -> float | None:
-        """Global gradient norm before the step when DeepSpeed does not report one (ZeRO-0, no clipping)."""
-        if self.cfg.train.zero_stage != 0 or self.cfg.optim.grad_clip > 0:
+        """Global gradient norm (before clipping) under ZeRO-0, where DeepSpeed does not report one."""
+        if self.cfg.train.zero_stage != 0:
             return None
         sq = sum(float(p.grad.float().pow(2).sum()) for p in self.engine.module.parameters() if p.grad is not None)
         return self._all_sum(sq) ** 0.5 if self.world_size > 1 else sq ** 0.5

@@ -44,6 +44,7 @@ class RunContext:
     start_step: int = 0
     state: dict = field(default_factory=dict)
     syncs: int = 0
+    probe: Any = None  # rollout.sync.Probe, built at the first checked sync
 
 
 class Timers:
@@ -151,9 +152,13 @@ def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
     every = ctx.cfg.rollout.sync_check_every
     if not every or ctx.syncs % every:
         return {}
-    from r1zero.rollout.sync import check_sync
+    from r1zero.rollout.base import SamplingParams
+    from r1zero.rollout.sync import Probe, check_sync
 
-    return check_sync(ctx.engine, ctx.policy, ctx.prompt_ids[0], ctx.cfg.rollout.sync_check_tol)
+    if ctx.probe is None:  # fixed for the run: two training prompts and the engine's greedy continuation
+        rolls = ctx.engine.generate(ctx.prompt_ids[:2], n=1, sampling=SamplingParams(max_new_tokens=16, greedy=True))
+        ctx.probe = Probe.from_rollouts(rolls, count=2)
+    return check_sync(ctx.engine, ctx.policy.token_logprobs, ctx.probe, ctx.cfg.rollout.sync_check_tol)
 
 
 def seed_everything(seed: int) -> None:

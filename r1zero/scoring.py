@@ -23,12 +23,13 @@ class Scores:
 
 class Scorer:
     def __init__(self, cfg: RewardsConfig, prefill: str = ""):
-        from rewards import REWARDS
-        from rewards.pool import RewardPool
+        from rewards.pool import RewardPool, resolve
 
-        unknown = [n for n in cfg.names if n not in REWARDS]
-        if unknown:
-            raise ValueError(f"`rewards.names` has unknown reward(s) {unknown}; valid: {sorted(REWARDS)}")
+        for name in cfg.names:  # fail now, in the trainer, with the list of valid names (not later in a worker)
+            try:
+                resolve(name)
+            except (KeyError, ImportError, AttributeError) as e:
+                raise ValueError(f"`rewards.names`: {name!r} is not a reward: {e}") from None
         self.names = list(cfg.names)
         self.prefill = prefill  # text the template put before the completion (e.g. "<think>"): formats see it
         self.pool = RewardPool(self.names, cfg.weights or None, workers=cfg.workers, timeout_s=cfg.timeout_s)
