@@ -3,8 +3,9 @@ parentheses to reach the target. The sample holds `numbers` (or `nums`): list of
 
 The equation is taken from the last `<answer>` block, else the last `\\boxed{}`, else the last line holding a digit
 and an operator. `(5 + 3) * 2 = 16` is read as its side with operators. A small recursive-descent parser over a
-whitelist of tokens (integers, + - * / x, ( ), \\times \\cdot \\div) evaluates it with exact fractions: no eval,
-no unary minus, no other numbers, at most MAX_CHARS characters and MAX_DEPTH nested parentheses.
+whitelist of tokens (integers, + - * / and their unicode forms, ( ), \\times \\cdot \\div) evaluates it with
+exact fractions: no eval, no unary minus, no other numbers, at most MAX_CHARS characters and MAX_DEPTH nested
+parentheses.
 """
 from __future__ import annotations
 

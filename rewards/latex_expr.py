@@ -26,6 +26,7 @@ GREEK = frozenset({"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "
                    "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
                    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi",
                    "Omega"})
+_INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _MUL_CMDS = frozenset({r"\cdot", r"\times", r"\ast"})
 _DIV_CMDS = frozenset({r"\div"})
 _PRIMARY_CMDS = frozenset({r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\lvert",
@@ -289,6 +290,8 @@ class _Parser:
             while self.starts_implicit(*self.peek()) and not _is_function_cmd(self.peek()[1]):
                 factors.append(self.power())
             arg = _mul(factors)
+        if power == ("neg", ("num", Fraction(1))) and name in _INVERSE:
+            return ("fn", _INVERSE[name], arg)  # \\sin^{-1} x = \\arcsin x
         if name in ("log", "lg"):
             node = ("log", arg, base if base is not None else ("num", Fraction(10)))
         else:

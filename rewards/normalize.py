@@ -53,6 +53,7 @@ _WRAPPERS = ("boxed", "fbox", "framebox")
 
 _THOUSANDS_RE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 _REPEATING_RE = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,12})\}")
+_TEXT_UNIT_RE = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?[23]\}?)?\s*$")
 # Trailing unit words: "5 cm", "864 inches^2", "18 dollars", "\frac{270}{7} degrees".
 _UNIT_TAIL_RE = re.compile(r"(?<![\\a-zA-Z])((?:\s*[a-zA-Z]{2,}\.?(?:\s*\^\s*\{?[23]\}?)?)+)\s*$")
 # Words that are mathematics, not units: never stripped.
@@ -70,6 +71,7 @@ def clean(s: str) -> str:
     s = unwrap_boxed(s)
     for pattern, repl in _REPLACE:
         s = pattern.sub(repl, s)
+    s = _strip_text_unit(s)
     for name in _TEXT_COMMANDS:
         s = unwrap_command(s, name, pad=True)
     s = _THOUSANDS_RE.sub(_drop_thousands, s)
@@ -99,6 +101,14 @@ def _repeating_to_fraction(m: re.Match) -> str:
     value = (Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
              + Fraction(int(period), (10 ** len(period) - 1) * 10 ** len(fixed)))
     return f"(\\frac{{{value.numerator}}}{{{value.denominator}}})"
+
+
+def _strip_text_unit(s: str) -> str:
+    """`\\frac{7}{3}\\text{ m}^2` -> `\\frac{7}{3}`: a trailing \\text{letters} after a number is a unit."""
+    m = _TEXT_UNIT_RE.search(s)
+    if m and re.search(r"\d", s[: m.start()]):
+        return s[: m.start()].rstrip()
+    return s
 
 
 def strip_units(s: str) -> str:

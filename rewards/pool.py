@@ -6,10 +6,12 @@
 - One task scores one completion (or a chunk of `chunk_size` completions) for all reward names, so the IPC cost is
   one round trip per chunk, not per reward.
 - A chunk gets `chunk_timeout_s` (default 0.25 s). If it runs over, or its worker dies, its completions are scored
-  again one per task with the full `timeout_s`. So a completion that hangs is killed after at most
-  chunk_timeout_s + timeout_s (+ the pool's 0.1 s polling), i.e. within timeout_s + 1 s, and its neighbours are
-  still scored. A killed completion gets score 0 for every reward, `info[name]["error"]`, and counts in `timeouts`;
-  a worker that crashed, or a reward that raised, counts in `errors`.
+  again one per task with the full `timeout_s`. Chunks shrink (down to one completion) for slow rewards, sized from
+  a running mean of the measured time per completion (the first call times a few completions alone).
+  So a completion that hangs is killed after at most chunk_timeout_s + timeout_s (+ the pool's 0.1 s polling),
+  i.e. within timeout_s + 1 s, and its neighbours are still scored. A killed completion gets score 0 for every
+  reward, `info[name]["error"]`, and counts in `timeouts`; a worker that crashed, or a reward that raised, counts
+  in `errors`.
 - Workers are started with 'forkserver' (or 'spawn' where that is missing): never `fork`, so scoring works from any
   thread and inside torch/DeepSpeed processes. A killed worker is replaced by the pool (pebble). Workers reset
   SIGTERM to its default action, so a worker stuck in C code (a huge integer power) dies at once when killed.
@@ -37,7 +39,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from rewards.types import RewardResult, error_result, short, total
 
-DEFAULT_CHUNK_SIZE = 8
+DEFAULT_CHUNK_SIZE = 16
 DEFAULT_CHUNK_TIMEOUT_S = 0.25
 
 
@@ -131,6 +133,7 @@ class RewardPool:
         self.weights = [float(w) for w in weights] if weights is not None else [1.0] * len(names)
         self.workers, self.timeout_s = workers, float(timeout_s)
         self.chunk_size, self.chunk_timeout_s = chunk_size, min(float(chunk_timeout_s), float(timeout_s))
+        self._item_s = 0.0  # running mean of the seconds one completion takes (sizes the chunks)
         self._ctx = _context(start_method) if workers > 0 else None
         self._pool: ProcessPool | None = None
 
@@ -172,30 +175,47 @@ class RewardPool:
         return self._assemble(rows)
 
     def _score_in_pool(self, items: list[tuple[str, dict]]) -> list[tuple[str, object]]:
-        rows: list = [None] * len(items)
-        spent = [0.0] * len(items)
-        chunks = [list(range(i, min(i + self.chunk_size, len(items)))) for i in range(0, len(items), self.chunk_size)]
-        first = [(idx, self._submit(items, idx, self.chunk_timeout_s if len(idx) > 1 else self.timeout_s))
-                 for idx in chunks]
+        n = len(items)
+        rows: list = [None] * n
+        spent = [0.0] * n  # seconds charged to killed attempts
+        first = 0
+        if self._item_s <= 0 and n > 2 * self.workers:  # first call: time a few completions alone
+            first = 2 * self.workers
+            self._run([[i] for i in range(first)], items, rows, spent)
+        size = self._chunk_items()
+        retry = self._run([list(range(i, min(i + size, n))) for i in range(first, n, size)], items, rows, spent)
+        self._run([[i] for i in retry], items, rows, spent)
+        return [(s, v) if s == "ok" else (s, (v, spent[i])) for i, (s, v) in enumerate(rows)]
+
+    def _run(self, groups: list[list[int]], items: list, rows: list, spent: list[float]) -> list[int]:
+        """Score groups of completions (one task each); returns the completions of failed groups of two or more."""
+        futures = [(idx, self._submit(items, idx, self.chunk_timeout_s if len(idx) > 1 else self.timeout_s))
+                   for idx in groups]
         retry: list[int] = []
-        for idx, future in first:
+        for idx, future in futures:
             status, value = self._collect(future)
             if status == "ok":
                 for i, row in zip(idx, value):
                     rows[i] = ("ok", row)
-            elif len(idx) > 1:
-                retry.extend(idx)  # rescore one by one with the full limit
-                for i in idx:
-                    spent[i] += self.chunk_timeout_s if status == "timeout" else 0.0
+                self._observe(sum(r[2] for r in value) / len(value))
+                continue
+            limit = self.chunk_timeout_s if len(idx) > 1 else self.timeout_s
+            for i in idx:
+                spent[i] += limit if status == "timeout" else 0.0
+            if len(idx) > 1:
+                retry.extend(idx)  # rescored one by one with the full limit
             else:
                 rows[idx[0]] = (status, value)
-                spent[idx[0]] += self.timeout_s if status == "timeout" else 0.0
-        second = [(i, self._submit(items, [i], self.timeout_s)) for i in retry]
-        for i, future in second:
-            status, value = self._collect(future)
-            rows[i] = ("ok", value[0]) if status == "ok" else (status, value)
-            spent[i] += self.timeout_s if status == "timeout" else 0.0
-        return [(s, v) if s == "ok" else (s, (v, spent[i])) for i, (s, v) in enumerate(rows)]
+        return retry
+
+    def _observe(self, seconds_per_item: float) -> None:
+        self._item_s = seconds_per_item if self._item_s <= 0 else 0.8 * self._item_s + 0.2 * seconds_per_item
+
+    def _chunk_items(self) -> int:
+        """Completions per task: up to chunk_size, fewer for slow rewards so a chunk rarely nears its limit."""
+        if self._item_s <= 0:
+            return self.chunk_size
+        return max(1, min(self.chunk_size, int(self.chunk_timeout_s / (8 * self._item_s))))
 
     def _submit(self, items: list, idx: list[int], limit: float):
         return self._get_pool().schedule(score_items, args=(self.names, [items[i] for i in idx]), timeout=limit)

@@ -213,8 +213,9 @@ def equal(p: Ans, g: Ans) -> bool:
 def _letter(a: Ans) -> str | None:
     if a.kind == "choice":
         return a.text
-    if a.kind == "scalar" and re.fullmatch(r"[A-E]", a.text):
-        return a.text
+    m = re.fullmatch(r"[A-E]|\(([A-E])\)\s.*", a.text) if a.kind in ("scalar", "word") else None
+    if m:
+        return m.group(1) or m.group(0)  # "C", or the letter of "(C) 12"
     return None
 
 
