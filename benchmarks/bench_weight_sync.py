@@ -106,7 +106,9 @@ def main() -> None:
 
     model_bytes = sum(t.numel() * t.element_size() for t in tensors)
     result = {
-        "model": args.model, "path": "layerwise" if engine.layerwise else "direct", "tensors": len(tensors), "model_bytes": model_bytes, "engine_dtype": "bfloat16",
+        "model": args.model, "path": "layerwise" if engine.layerwise else "direct",
+        "transfer": "stream" if engine.in_process else "buckets", "tensors": len(tensors),
+        "model_bytes": model_bytes, "engine_dtype": "bfloat16",
         "sync_s": round(sync_s, 4), "sync_s_runs": [round(s, 4) for s, _ in runs],
         "copy_s": round(copy_s, 4), "copy_cast_s": round(cast_s, 4), "ratio": round(sync_s / copy_s, 2),
         "ratio_vs_cast": round(sync_s / cast_s, 2), "peak_extra_bytes": peak, "bucket_bytes": bucket_bytes,

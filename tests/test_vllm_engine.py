@@ -11,7 +11,7 @@ pytest.importorskip("vllm")
 from r1zero.config import RolloutConfig  # noqa: E402
 from r1zero.models import build_tiny_model  # noqa: E402
 from r1zero.rollout.base import SamplingParams  # noqa: E402
-from r1zero.rollout.sync import Probe, WeightSyncError, check_sync, iter_buckets  # noqa: E402
+from r1zero.rollout.sync import Probe, WeightSyncError, check_sync, iter_buckets, missing_weights  # noqa: E402
 
 PROMPTS = [[1, 504, 3203, 28, 253], [1, 19, 1535, 314, 4107, 30, 9, 198], [1, 4522]]
 _KEEP_ALIVE: list = []
@@ -126,14 +126,18 @@ def test_weight_update_matches_trainer_and_skipped_sync_is_detected(engine, base
     check_sync(engine, hf_logprob_fn(trained_again), probe, tol=BF16_TOL)
 
 
-def test_bucket_size_does_not_change_the_result(engine, base_model):
+def test_bucketed_session_equals_streamed_load(engine, base_model):
+    """The explicit session (as the server drives it: one bucket per request) == the in-process stream."""
     probe = Probe(PROMPTS, [[7, 8, 9, 10, 11]] * len(PROMPTS))
     trained = perturbed(base_model, seed=3)
-    engine.load_weights(trained.named_parameters(), bucket_bytes=2 ** 40)  # one bucket
-    one = engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
+    engine.load_weights(trained.named_parameters())
+    streamed = engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids)
     engine.load_weights(base_model.named_parameters())
-    engine.load_weights(trained.named_parameters(), bucket_bytes=1)  # one tensor per bucket (layers split)
-    assert engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == one
+    engine.begin_weight_update()
+    for bucket in iter_buckets(trained.named_parameters(), bucket_bytes=100_000):  # splits layers across buckets
+        engine.update_weights(bucket)
+    engine.finish_weight_update()
+    assert engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids) == streamed
 
 
 @pytest.fixture(scope="module")
@@ -177,9 +181,12 @@ def test_in_memory_sync_is_bit_identical_to_a_fresh_engine(engine, base_model, m
     assert mean_diff(in_memory, hf_logprob_fn(trained)(probe.prompt_ids, probe.completion_ids)) < BF16_TOL
 
 
-def test_partial_load_names_the_missing_parameters(engine, base_model):
-    params = [(n, p) for n, p in base_model.named_parameters() if "layers.1.mlp.down_proj" not in n]
-    with pytest.raises(WeightSyncError, match=r"layers\.1\.mlp\.down_proj"):
+@pytest.mark.parametrize("left_out", ["model.layers.1.mlp.down_proj.weight",  # a parameter of its own
+                                      "model.layers.0.self_attn.k_proj.weight",  # one shard of qkv_proj
+                                      "model.layers.1.mlp.up_proj.weight"])  # one shard of gate_up_proj
+def test_partial_load_names_the_missing_weights(engine, base_model, left_out):
+    params = [(n, p) for n, p in base_model.named_parameters() if n != left_out]
+    with pytest.raises(WeightSyncError, match=left_out.replace(".", r"\.")):
         engine.load_weights(params)
     with pytest.raises(WeightSyncError, match="failed"):
         engine.load_weights([("model.no_such_layer.weight", torch.zeros(3))])
@@ -193,6 +200,17 @@ def test_sleep_and_wake_are_noops_on_cpu(engine):
     engine.sleep()
     engine.wake_up()
     assert len(engine.generate(PROMPTS[:1], 2, SamplingParams(max_new_tokens=3))) == 2
+
+
+def test_missing_weights_checks_stacked_shards_by_name():
+    packed = {"qkv_proj": ["q_proj", "k_proj", "v_proj"]}
+    params = ["m.l0.qkv_proj.weight", "m.l0.o_proj.weight"]
+    full = {"m.l0.q_proj.weight", "m.l0.k_proj.weight", "m.l0.v_proj.weight", "m.l0.o_proj.weight"}
+    assert missing_weights(params, set(params), full, packed) == []
+    assert missing_weights(params, set(params), full - {"m.l0.v_proj.weight"}, packed) == ["m.l0.v_proj.weight"]
+    assert missing_weights(params, {"m.l0.qkv_proj.weight"}, full, packed) == ["m.l0.o_proj.weight"]
+    # a checkpoint that names the shards differently: only the engine-level check applies
+    assert missing_weights(params, set(params), {"m.l0.attn.wq", "m.l0.o_proj.weight"}, packed) == []
 
 
 def test_iter_buckets_bounds_and_order():

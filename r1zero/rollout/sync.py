@@ -45,12 +45,14 @@ def tensor_bytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
-def iter_buckets(named_tensors: Iterable[tuple[str, torch.Tensor]],
-                 bucket_bytes: int) -> Iterator[list[tuple[str, torch.Tensor]]]:
+def iter_buckets(named_tensors: Iterable[tuple[str, torch.Tensor]], bucket_bytes: int,
+                 clone: bool = False) -> Iterator[list[tuple[str, torch.Tensor]]]:
     """Group `(name, tensor)` pairs into lists of at most `bucket_bytes` (one oversized tensor: its own list).
 
     Lazy: it pulls from `named_tensors` only as far as the next bucket, so a caller that gathers ZeRO-3 shards
-    on demand is never asked for more than one bucket ahead. Tensors are detached (no autograd references).
+    on demand is never asked for more than one bucket ahead. Tensors are detached (no autograd references);
+    with `clone=True` they are copied, for callers whose tensors die when the iterator moves on (a ZeRO-3
+    gather releases a bucket before gathering the next one).
     """
     if bucket_bytes <= 0:
         raise ValueError(f"bucket_bytes must be > 0, got {bucket_bytes}")
@@ -61,10 +63,30 @@ def iter_buckets(named_tensors: Iterable[tuple[str, torch.Tensor]],
         if bucket and size + nbytes > bucket_bytes:
             yield bucket
             bucket, size = [], 0
-        bucket.append((name, tensor.detach()))
+        bucket.append((name, tensor.detach().clone() if clone else tensor.detach()))
         size += nbytes
     if bucket:
         yield bucket
+
+
+def missing_weights(params: Iterable[str], loaded: set[str], received: set[str],
+                    packed: dict[str, list[str]]) -> list[str]:
+    """Names an update left out: engine parameters nothing was loaded into, and shards of stacked parameters.
+
+    `params`: the engine's parameter names; `loaded`: those its loader reported as (at least partly) loaded;
+    `received`: the checkpoint (HF) names that were sent; `packed`: the engine's stacking, e.g.
+    {"qkv_proj": ["q_proj", "k_proj", "v_proj"]}. A stacked parameter counts as loaded as soon as one shard
+    arrives, so its shards are checked by name (when the checkpoint uses the engine's names for them).
+    """
+    missing = sorted(set(params) - loaded)
+    for name in sorted(loaded):
+        for stacked, shards in packed.items():
+            if f".{stacked}." not in f".{name}":
+                continue
+            expected = [f".{name}".replace(f".{stacked}.", f".{shard}.", 1)[1:] for shard in shards]
+            if any(e in received for e in expected):
+                missing += [e for e in expected if e not in received]
+    return missing
 
 
 def logprob_diff(engine_lps: list[list[float]], trainer_lps: list[list[float]]) -> torch.Tensor:

