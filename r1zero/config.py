@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 @dataclass
 class ModelConfig:
     name: str = "smollm2-135m"  # hub id, local directory, or an embedded name (see models.py: `smollm2-135m`)
-    dtype: str = "fp32"  # fp32 | bf16: training precision (bf16 enables DeepSpeed bf16)
+    dtype: str = "fp32"  # fp32 | bf16: DeepSpeed bf16 (fp32 master weights; fp32 grad accumulation at ZeRO >= 1)
     gradient_checkpointing: bool = False  # trade compute for activation memory
     attn_implementation: str = "sdpa"  # passed to transformers: sdpa | eager | flash_attention_2
 
@@ -368,6 +368,8 @@ def deepspeed_config(cfg: Config, world_size: int) -> dict[str, Any]:
         "steps_per_print": 10 ** 9,
         "wall_clock_breakdown": False,
     }
+    if cfg.model.dtype == "bf16" and t.zero_stage > 0:
+        ds["data_types"] = {"grad_accum_dtype": "fp32"}  # fp32 gradient accumulation + fp32 master weights
     if t.zero_stage > 0:
         ds["zero_allow_untested_optimizer"] = True  # we pass a client torch optimizer (AdamW or SGD)
     if t.offload_optimizer or t.offload_params:

@@ -46,9 +46,9 @@ def train(cfg: Config) -> dict:
         adv = group_advantages(rewards, cfg.rollout.group_size, cfg.algo.advantage)
         # 5. tensors: prompt + completion ids, completion mask, sampler logprobs
         batch = make_batch(rollouts, adv, ctx.pad_id, mask_truncated=cfg.algo.overlong == "mask")
-        # 6. logprobs the update needs: old (mu > 1 or IS correction) and reference (beta > 0)
+        # 6. logprobs the update needs: old (if the weights move before the last micro-batch) and reference
         with timers("logprobs"):
-            if cfg.algo.mu > 1 or (batch.sampler_lp is not None and ctx.policy.is_mode != "off"):
+            if cfg.algo.mu > 1 or cfg.train.minibatches > 1:  # else the update's own logprobs are the old ones
                 batch.old_lp = ctx.policy.logprobs(batch)
             if cfg.algo.beta > 0:
                 batch.ref_lp = ctx.policy.logprobs(batch, reference=True)
