@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rewards.braces import match_braces
 from rewards.math_equal import math_equal
@@ -99,10 +100,14 @@ def answer_blocks(text: str, start: int = 0, limit: int = 64) -> list[str]:
     return blocks
 
 
-def find_boxed(text: str) -> list[str]:
-    """Contents of the outermost complete `\\boxed{...}`/`\\fbox{...}` (and `\\boxed 5`), in order."""
+@lru_cache(maxsize=8)
+def find_boxed(text: str) -> tuple[str, ...]:
+    """Contents of the outermost complete `\\boxed{...}`/`\\fbox{...}` (and `\\boxed 5`), in order.
+
+    Cached: the rewards of one completion (accuracy, boxed_format, countdown) scan it once.
+    """
     if "\\boxed" not in text and "\\fbox" not in text:
-        return []
+        return ()
     pairs = match_braces(text)
     out, covered = [], -1
     for m in _BOX_RE.finditer(text):
@@ -118,7 +123,7 @@ def find_boxed(text: str) -> list[str]:
             continue  # unclosed
         out.append(text[m.end(): close])
         covered = close
-    return out
+    return tuple(out)
 
 
 def _hashes(region: str) -> list[str]:

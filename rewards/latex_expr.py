@@ -18,6 +18,7 @@ from functools import lru_cache
 
 MAX_TOKENS = 400
 MAX_DEPTH = 40
+MAX_SCI_EXPONENT = 1000
 
 FUNCTIONS = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh",
                        "tanh", "exp", "ln", "log", "lg"})
@@ -33,6 +34,7 @@ _PRIMARY_CMDS = frozenset({r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\
                            r"\vert", r"\exp"}) | {"\\" + f for f in FUNCTIONS} | {"\\" + g for g in GREEK}
 _TOKEN_RE = re.compile(r"\s*(?:(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+(?![0-9.]))?|\.[0-9]+)"
                        r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|%])|(?P<word>[a-zA-Z]+)|(?P<sym>[-+*/^_()\[\]{}!|'%]))")
+_SCI_EXP_RE = re.compile(r"[eE]([+-]?[0-9]+)$")
 _END = ("end", "")
 
 
@@ -217,6 +219,9 @@ class _Parser:
         raise ParseError(f"unexpected {text!r}")
 
     def number(self, text: str) -> tuple:
+        exponent = _SCI_EXP_RE.search(text)
+        if exponent and abs(int(exponent.group(1))) > MAX_SCI_EXPONENT:
+            raise ParseError("scientific exponent too large")  # Fraction("1e999999999") would take forever
         if self.peek()[1] == "_" and text.isdigit():
             self.next()
             base = self.subscript_text()

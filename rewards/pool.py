@@ -97,11 +97,16 @@ def score_items(names: list[str], items: list[tuple[str, dict]]) -> list[tuple[l
 PRELOAD = ["rewards", "sympy", "latex2sympy2_extended"]
 
 
-def _init_worker() -> None:
-    """Runs in each new worker, outside any task's time limit."""
+def _init_worker(names: tuple[str, ...] = ()) -> None:
+    """Runs in each new worker, outside any task's time limit: no import happens inside a timed task."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # die at once when killed, even inside C code
     for module in PRELOAD:  # already loaded under forkserver (preloaded); imported here under spawn
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # sympy/latex2sympy2_extended missing: the symbolic fallback reports it per item
+    for name in names:
+        resolve(name)  # import `module:function` rewards now
 
 
 def _context(start_method: str | None):
@@ -140,7 +145,8 @@ class RewardPool:
     # ------------------------------------------------------------------ lifecycle
     def _get_pool(self) -> ProcessPool:
         if self._pool is None or not self._pool.active:
-            self._pool = ProcessPool(max_workers=self.workers, initializer=_init_worker, context=self._ctx)
+            self._pool = ProcessPool(max_workers=self.workers, initializer=_init_worker,
+                                     initargs=(tuple(self.names),), context=self._ctx)
         return self._pool
 
     def warmup(self) -> None:

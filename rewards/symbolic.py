@@ -16,7 +16,7 @@ MAX_CHARS = 200
 MAX_BRACE_DEPTH = 8
 MAX_OPS = 60
 _FORBIDDEN = re.compile(r"\\(?:int|iint|oint|sum|prod|lim|partial|infty|mathbb|operatorname|begin)(?![a-zA-Z])"
-                        r"|\\frac\s*\{\s*d|!|\^\s*\{?\s*-?\d{4,}|\d{7,}\s*\^")
+                        r"|\\frac\s*\{\s*d|!|\^\s*\{?\s*-?\d{4,}|\d{7,}\s*\^|\d[eE][+-]?\d{4,}")
 _TOWER = re.compile(r"\^\s*\{[^{}]*\^|\^\s*[\w.]+\s*\^|\^\s*\{[^{}]*\{[^{}]*\^")
 
 
@@ -47,7 +47,8 @@ def to_sympy(text: str):
 
 def sympy_equal(pred: str, gold: str) -> bool | None:
     """True/False, or None when either side cannot be converted safely."""
-    a, b = to_sympy(pred), to_sympy(gold)
+    a = to_sympy(pred)
+    b = to_sympy(gold) if a is not None else None
     if a is None or b is None:
         return None
     try:

@@ -34,6 +34,9 @@ ADVERSARIAL = {
     "unions": r"\cup".join(["(1,2)"] * 5000),
     "pm_spam": "1\\pm" * 1000 + "1", "answer_lines": "Answer: 5\n" * 50000, "hash_lines": "#### 7\n" * 50000,
     "unknown_commands": "\\foo{\\bar{" * 200, "integral": r"\int_0^1 x^{1000000} dx", "numbers_1mb": " 1" * 400000,
+    "sci_exponent": "1e999999999", "sci_negative": r"\boxed{1e-999999999}", "binomial": r"\binom{99999999}{50000000}",
+    "floor_of_power": r"\lfloor 10^{99999} \rfloor", "root_index": r"\sqrt[99999999]{2}",
+    "repeating": r"0.\overline{9}^{99999}",
     "nul_and_unicode": "\x00\u202e\ufeff" * 1000 + "\U0001f600", "lone_surrogates": "\ud800" * 100,
 }
 
