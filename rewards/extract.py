@@ -13,9 +13,10 @@ What counts, in precedence order; the first level with any statement in the regi
   5. inside an `<answer>` block with none of the above: the block's whole text;
   6. only with `fallback_last_number` and no explicit marker at all: the last number in the region (for a tiny model
      told to "answer with just the number": "57" and "The sum is 57." both give 57).
-Several statements at the winning level that differ (after `rewards.normalize.squash`) are a conflict: `answer` is
-None and `candidates` lists them, so a completion is never rewarded for listing candidates (`\\boxed{3}` or
-`\\boxed{5}`). Repeating the same answer is fine. All scans are linear in the text length.
+Several statements at the winning level with different values (`math_equal`) are a conflict: `answer` is None and
+`candidates` lists them, so a completion is never rewarded for listing candidates (`\\boxed{3}` or `\\boxed{5}`).
+Repeating the same answer, in any spelling (`\\frac12`, then `0.5`), is fine. All scans are linear in the text length;
+more than MAX_CANDIDATES distinct statements count as a conflict.
 """
 from __future__ import annotations
 

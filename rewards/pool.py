@@ -22,8 +22,8 @@
 - Reward names are keys of `rewards.REWARDS`, or `module:function` import paths for your own rewards (the module must
   be importable in the workers: it is looked up on the parent's sys.path).
 
-Results keep input order. `latency_s` (per completion) is the scoring time measured in the worker; for a completion
-whose attempt was killed it is the sum of the limits of its killed attempts.
+Results keep input order. `latency_s` (per completion) is the scoring time measured in the worker, plus the full
+limit of every attempt of it that was killed (a chunk that ran over, or the completion alone).
 """
 from __future__ import annotations
 
@@ -145,6 +145,8 @@ class RewardPool:
     # ------------------------------------------------------------------ lifecycle
     def _get_pool(self) -> ProcessPool:
         if self._pool is None or not self._pool.active:
+            if self._pool is not None:  # broken (all workers lost): release it before starting afresh
+                self._pool.stop()
             self._pool = ProcessPool(max_workers=self.workers, initializer=_init_worker,
                                      initargs=(tuple(self.names),), context=self._ctx)
         return self._pool
@@ -191,7 +193,7 @@ class RewardPool:
         size = self._chunk_items()
         retry = self._run([list(range(i, min(i + size, n))) for i in range(first, n, size)], items, rows, spent)
         self._run([[i] for i in retry], items, rows, spent)
-        return [(s, v) if s == "ok" else (s, (v, spent[i])) for i, (s, v) in enumerate(rows)]
+        return [(s, (v[0], v[1], v[2] + spent[i]) if s == "ok" else (v, spent[i])) for i, (s, v) in enumerate(rows)]
 
     def _run(self, groups: list[list[int]], items: list, rows: list, spent: list[float]) -> list[int]:
         """Score groups of completions (one task each); returns the completions of failed groups of two or more."""
