@@ -142,6 +142,16 @@ def _batches(stream: IO[str]) -> Iterator[list[tuple[int, str]]]:
         yield batch
 
 
+def _dump(row: dict) -> str:
+    """One JSON line; rows holding lone surrogates (valid in JSON input, not encodable as UTF-8) are ASCII-escaped."""
+    text = json.dumps(row, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(row)
+    return text
+
+
 def _count_lines(path: str) -> int:
     with open(path, "rb") as f:
         return sum(1 for _ in f)
@@ -170,7 +180,7 @@ def _score(args: argparse.Namespace) -> int:
                     if kind == "bad":
                         print(f"warning: {error}", file=sys.stderr)
                 for row in scorer.score(checked):
-                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    sink.write(_dump(row) + "\n")
                 progress.update(batch[-1][0] - progress.n)
     finally:
         progress.close()

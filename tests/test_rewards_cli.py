@@ -22,6 +22,7 @@ ROWS = [
     '{"answer": "3", "response": 4}',
     '{"answer": 18, "completion": "#### 18"}',
     '{"answer": "5"}',
+    '{"answer": "1", "completion": "\\ud800 so 1"}',
 ]
 
 
@@ -33,8 +34,9 @@ def _write(tmp_path: Path) -> Path:
 
 def _check_output(out: list[dict], stderr: str) -> None:
     assert len(out) == len([r for r in ROWS if r.strip()])  # one row per non-blank line, in order
-    assert [r.get("correct") for r in out] == [True, True, False, True, False, False, False, False, True, False]
-    assert [r.get("format_ok") for r in out] == [True, False, None, None, None, None, False, None, False, None]
+    assert [r.get("correct") for r in out] == [True, True, False, True, False, False, False, False, True, False, True]
+    assert [r.get("format_ok") for r in out] == [True, False, None, None, None, None, False, None, False, None, False]
+    assert out[10]["completion"] == "\ud800 so 1"  # a lone surrogate survives the round trip
     assert out[0]["reward"] == 2.0 and out[1]["reward"] == 1.0 and out[3]["reward"] == 1.0
     assert out[0]["error"] is None and out[1]["completion"] == "The sum is 57."
     assert out[2]["error"].startswith("line 3: not JSON") and out[2]["line"] == 3
@@ -43,7 +45,7 @@ def _check_output(out: list[dict], stderr: str) -> None:
     assert "line 11" in out[9]["error"] and "completion" in out[9]["error"]
     for n in (3, 5, 7, 11):
         assert f"line {n}" in stderr
-    assert "scored 10 rows" in stderr
+    assert "scored 11 rows" in stderr
 
 
 def test_cli_subprocess_with_the_pool(tmp_path):
