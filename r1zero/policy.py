@@ -94,14 +94,30 @@ class Policy:
     # ------------------------------------------------------------------------------------------ forward
 
     def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False, temperature: float | None = None):
-        out = model(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False)
-        logits = out.logits  # [b, T, V]
+        """[b, T-1] logprobs (0 outside `mb.loss_mask`) and the mean entropy over the masked positions.
+
+        The LM head and the softmax run only on the positions that predict completion tokens: prompts and padding
+        are most of a GRPO sequence, and the [tokens, vocab] logits are the largest tensors of the step."""
         temp = temperature or self.cfg.rollout.temperature or 1.0
-        logp = losses.token_logprobs(logits, mb.input_ids, temperature=temp)  # [b, T-1]
+        mask = mb.loss_mask  # [b, T-1]
+        # ZeRO-3 gathers and releases parameters around the top module's forward (the tied embedding / LM head
+        # among them): calling its submodules one by one gave wrong gradients there, so it runs the full forward.
+        body, head = _body_and_head(model) if self.cfg.train.zero_stage != 3 else (None, None)
+        if body is None:  # ZeRO-3, or logit scaling / soft-capping: the full forward
+            logits = model(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False).logits[:, :-1]
+            logits = logits[mask]  # [n, V]
+        else:
+            hidden = body(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False).last_hidden_state
+            logits = head(hidden[:, :-1][mask])  # [n, d] -> [n, V]
+        targets = mb.input_ids[:, 1:][mask]  # [n]
+        picked = losses.gather_logprobs(logits.unsqueeze(0), targets.unsqueeze(0), temperature=temp)[0]  # [n]
+        logp = torch.zeros(mask.shape, dtype=picked.dtype)
+        logp[mask] = picked
         ent = None
         if with_entropy:
             with torch.no_grad():
-                ent = losses.masked_mean(losses.entropy_from_logits(logits[:, :-1].detach(), temp), mb.loss_mask)
+                ent = losses.entropy_from_logits(logits.detach().unsqueeze(0), temp)[0].mean() if len(picked) \
+                    else torch.zeros(())
         return logp, ent
 
     @torch.no_grad()
@@ -263,6 +279,18 @@ class Policy:
         import deepspeed
 
         return deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
+
+
+def _body_and_head(model):
+    """(decoder body, LM head) of a causal LM (or of the DeepSpeed engine around one), or (None, None) when its
+    logits are more than `lm_head(last_hidden_state)` (logit scaling or soft-capping): then the caller runs the
+    full forward."""
+    m = getattr(model, "module", model)
+    cfg = getattr(m, "config", None)
+    if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None) not in (None, 1.0):
+        return None, None
+    body, head = getattr(m, "model", None), m.get_output_embeddings() if hasattr(m, "get_output_embeddings") else None
+    return (body, head) if body is not None and head is not None else (None, None)
 
 
 # ---------------------------------------------------------------------------------------------- process group
