@@ -10,6 +10,9 @@ STAMP := $(VENV)/.installed-$(STACK)
 PYTEST_ARGS ?=
 CONFIG ?=
 ARGS ?=
+HOSTFILE ?=
+NODES ?=
+NUM_GPUS ?=
 
 .PHONY: install test test-all lint train-math eval bench clean
 
@@ -39,9 +42,17 @@ test-all: install
 lint: install
 	$(PY) -m ruff check r1zero rewards tests benchmarks
 
-# The main job. On a machine without GPUs: a short real GRPO run on the embedded CPU model.
+# The main job. On a machine without GPUs: a short real GRPO run on the embedded CPU model. With GPUs, or with
+# HOSTFILE (DeepSpeed hostfile), NODES (how many of its hosts, or host1,host2) or NUM_GPUS (ranks per node):
+# launch/train_math.sh, the DeepSpeed launcher over all local GPUs or across nodes (see README, "Clusters").
 train-math: install
+ifeq ($(STACK)$(HOSTFILE)$(NODES)$(NUM_GPUS),cpu)
 	$(PY) -m r1zero.cli train $(if $(CONFIG),--config $(CONFIG),--config launch/configs/$(STACK)_default.yaml) $(ARGS)
+else
+	launch/train_math.sh --config $(if $(CONFIG),$(CONFIG),launch/configs/$(STACK)_default.yaml) \
+		$(if $(HOSTFILE),--hostfile $(HOSTFILE)) $(if $(NODES),--nodes $(NODES)) \
+		$(if $(NUM_GPUS),--num-gpus $(NUM_GPUS)) $(ARGS)
+endif
 
 eval: install
 	$(PY) -m r1zero.cli eval $(ARGS)
