@@ -53,6 +53,19 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drop_local_rank(argv: list[str]) -> list[str]:
+    """The DeepSpeed launcher appends `--local_rank=N` (LOCAL_RANK is also in the environment): drop it."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--local_rank":
+            skip = True
+        elif not a.startswith("--local_rank="):
+            out.append(a)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="r1zero", description="R1-Zero style RL for reasoning (GRPO)")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -68,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("overrides", nargs="*")
     s = sub.add_parser("score", help="score a JSONL file with the rule-based verifiers")
     s.add_argument("rest", nargs=argparse.REMAINDER)
+    argv = _drop_local_rank(sys.argv[1:] if argv is None else list(argv))
     args, extra = parser.parse_known_args(argv)
     if args.cmd == "score":
         from rewards.__main__ import main as rewards_main

@@ -147,7 +147,13 @@ def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
     """Push the policy's weights into the engine (skipped for the hf engine, which shares the module)."""
     if ctx.cfg.rollout.engine == "hf":
         return {}
-    ctx.engine.load_weights(ctx.policy.named_parameters_for_sync())
+    params = ctx.policy.named_parameters_for_sync()  # collective under ZeRO-3: every rank iterates it
+    if ctx.cfg.rollout.engine == "server" and ctx.rank != 0:
+        for _ in params:  # remote servers are shared by all ranks: rank 0 pushes, the others only gather
+            pass
+    else:
+        ctx.engine.load_weights(params)
+    _barrier(ctx.world_size)
     ctx.syncs += 1
     every = ctx.cfg.rollout.sync_check_every
     if not every or ctx.syncs % every:
