@@ -1,6 +1,6 @@
 """Rollout throughput: the vLLM engine vs the transformers engine, same model, prompts, batch and lengths.
 
-    python benchmarks/bench_rollout.py [--prompts 8 --group 8 --max-new-tokens 256] [--threads 2]
+    python benchmarks/bench_rollout.py [--prompts 8 --group 8 --max-new-tokens 256] [--threads 1]
 
 Default shape: one GRPO step of the CPU default, 8 GSM8K problems (chat template) x 8 samples = 64 sequences
 of 256 new tokens at temperature 1. Both engines generate exactly `max_new_tokens` per sequence (EOS ignored;
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 
@@ -34,7 +33,24 @@ def timed(fn) -> tuple[float, int]:
     return time.perf_counter() - t, sum(len(r.completion_ids) for r in rollouts)
 
 
-def bench_hf(path: str, prompts, group: int, sampling, dtype: str, ignore_eos: bool) -> tuple[float, int]:
+def plain_generate(model, prompts, group: int, sampling):
+    """Bare `model.generate` (no per-token scores kept, EOS ignored): a lower bound for any transformers engine."""
+    import torch
+
+    width = max(map(len, prompts))
+    ids = torch.zeros(len(prompts), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompts):  # left padding
+        ids[i, width - len(p):], mask[i, width - len(p):] = torch.tensor(p), 1
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=sampling.temperature,
+                             top_p=1.0, max_new_tokens=sampling.max_new_tokens, min_new_tokens=sampling.max_new_tokens,
+                             num_return_sequences=group, pad_token_id=0)
+    return [type("R", (), {"completion_ids": row[width:].tolist()}) for row in out]
+
+
+def bench_hf(path: str, prompts, group: int, sampling, dtype: str, ignore_eos: bool,
+             plain: bool = False) -> tuple[float, int]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -42,6 +58,8 @@ def bench_hf(path: str, prompts, group: int, sampling, dtype: str, ignore_eos: b
     from r1zero.rollout.hf import HFEngine
 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32)
+    if plain:
+        return timed(lambda: plain_generate(model, prompts, group, sampling))
     engine = HFEngine(model, AutoTokenizer.from_pretrained(path), batch_size=len(prompts) * group)
     if ignore_eos:
         engine.eos_ids = []
@@ -70,7 +88,8 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads, both engines")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads, both engines (on a shared 2-core "
+                    "machine 2 threads ran both engines up to 5x slower: OpenMP threads spin against other jobs)")
     ap.add_argument("--hf-dtype", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--vllm-dtype", default="auto")
     ap.add_argument("--no-prefix-caching", action="store_true")
@@ -78,6 +97,8 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="vLLM torch.compile instead of eager (slow start)")
     ap.add_argument("--natural-eos", action="store_true")
     ap.add_argument("--skip-hf", action="store_true")
+    ap.add_argument("--hf-plain", action="store_true", help="bare model.generate instead of the hf engine "
+                    "(which also keeps every step's scores for the sampler logprobs)")
     args = ap.parse_args()
 
     import torch
@@ -90,13 +111,14 @@ def main() -> None:
     prompts = make_prompts(load_tokenizer(args.model), args.prompts, args.dataset)
     sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     hf_s, hf_tokens = (float("nan"), 0) if args.skip_hf else bench_hf(
-        path, prompts, args.group, sampling, args.hf_dtype, not args.natural_eos)
+        path, prompts, args.group, sampling, args.hf_dtype, not args.natural_eos, args.hf_plain)
     vllm_s, vllm_tokens = bench_vllm(path, prompts, args.group, sampling, args)
     vllm_tps, hf_tps = vllm_tokens / vllm_s, hf_tokens / hf_s
     print(json.dumps({
         "model": args.model, "sequences": len(prompts) * args.group, "prompts": len(prompts), "group": args.group,
         "max_new_tokens": args.max_new_tokens, "ignore_eos": not args.natural_eos, "threads": args.threads,
         "prompt_tokens_mean": round(sum(map(len, prompts)) / len(prompts), 1),
+        "hf_engine": "plain model.generate" if args.hf_plain else "r1zero.rollout.hf.HFEngine",
         "hf_dtype": args.hf_dtype, "vllm_dtype": args.vllm_dtype, "prefix_caching": not args.no_prefix_caching,
         "pack_cpu_weights": args.pack_cpu_weights, "vllm_compile": args.compile,
         "vllm_tokens": vllm_tokens, "vllm_s": round(vllm_s, 2), "hf_tokens": hf_tokens, "hf_s": round(hf_s, 2),

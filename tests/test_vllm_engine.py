@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +16,8 @@ pytest.importorskip("vllm")
 from r1zero.config import RolloutConfig  # noqa: E402
 from r1zero.models import build_tiny_model  # noqa: E402
 from r1zero.rollout.base import SamplingParams  # noqa: E402
-from r1zero.rollout.sync import Probe, WeightSyncError, check_sync, iter_buckets, missing_weights  # noqa: E402
+from r1zero.rollout.sync import (Probe, WeightSyncError, check_sync, iter_buckets, make_probe,  # noqa: E402
+                                 missing_weights)
 
 PROMPTS = [[1, 504, 3203, 28, 253], [1, 19, 1535, 314, 4107, 30, 9, 198], [1, 4522]]
 _KEEP_ALIVE: list = []
@@ -126,6 +132,13 @@ def test_weight_update_matches_trainer_and_skipped_sync_is_detected(engine, base
     check_sync(engine, hf_logprob_fn(trained_again), probe, tol=BF16_TOL)
 
 
+def test_make_probe_scores_greedy_completions(engine, base_model):
+    engine.load_weights(base_model.named_parameters())
+    probe = make_probe(engine, PROMPTS, max_new_tokens=6)
+    assert probe.prompt_ids == PROMPTS and [len(c) for c in probe.completion_ids] == [6, 6, 6]
+    assert check_sync(engine, hf_logprob_fn(base_model), probe, tol=BF16_TOL)["sampling/logprob_diff_mean"] >= 0
+
+
 def test_bucketed_session_equals_streamed_load(engine, base_model):
     """The explicit session (as the server drives it: one bucket per request) == the in-process stream."""
     probe = Probe(PROMPTS, [[7, 8, 9, 10, 11]] * len(PROMPTS))
@@ -202,6 +215,70 @@ def test_sleep_and_wake_are_noops_on_cpu(engine):
     assert len(engine.generate(PROMPTS[:1], 2, SamplingParams(max_new_tokens=3))) == 2
 
 
+def test_zero3_two_ranks_sync_reconstructs_the_exact_full_weights(model_dir, tmp_path):
+    """2 ranks, ZeRO-3 (shards gathered bucket by bucket, buckets smaller than a layer), one SGD step, then
+    each rank streams `policy.named_parameters_for_sync()` into its own engine: every engine parameter must
+    equal the full trained weight cast to bf16, stacked qkv / gate_up included (checked in the worker)."""
+    out = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29547",
+           __file__, model_dir, str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    result = json.loads(out.read_text())
+    assert result["moved"] > 1e-3, "the SGD step did not change the weights"
+    assert result["checked"] == result["params"] and result["mismatched"] == []
+
+
+def _zero3_worker(model_dir: str, out: str) -> None:
+    """torchrun entry point of the test above (one process per rank)."""
+    from dist_worker import synthetic_rollouts
+
+    from r1zero.batching import make_batch
+    from r1zero.config import load_config
+    from r1zero.policy import Policy, init_distributed, shutdown_distributed
+    from r1zero.rollout.vllm import VLLMEngine
+
+    rank, world, _ = init_distributed()
+    torch.set_num_threads(1)
+    cfg = load_config(None, [f"model.name={model_dir}", "optim.name=sgd", "optim.lr=0.5", "optim.grad_clip=0",
+                             "train.zero_stage=3", "train.micro_batch_size=2", "rollout.group_size=4",
+                             "train.prompts_per_step=2", "rollout.max_new_tokens=8"])
+    policy = Policy(cfg, model_dir, world, rank)
+    engine = VLLMEngine(model_dir, RolloutConfig(cpu_kvcache_gib=0.25), seed=rank, max_model_len=256)
+    rollouts, adv = synthetic_rollouts()
+    share = len(rollouts) // world
+    policy.update(make_batch(rollouts[rank * share:(rank + 1) * share], adv[rank * share:(rank + 1) * share], 0))
+    engine.load_weights(policy.named_parameters_for_sync(bucket_bytes=100_000))
+    full = {n: t.clone() for n, t in policy.named_parameters_for_sync()}
+    if rank == 0:
+        Path(out).write_text(json.dumps(_compare_engine_weights(engine, full, model_dir)))
+    torch.distributed.barrier()
+    engine.shutdown()  # vLLM's teardown destroys the default process group: after the last collective
+    shutdown_distributed(world)
+
+
+def _compare_engine_weights(engine, full: dict, model_dir: str) -> dict:
+    from safetensors.torch import load_file
+
+    model = engine.llm.llm_engine.model_executor.driver_worker.worker.model_runner.get_model()
+    base = load_file(Path(model_dir) / "model.safetensors")
+    stacked = {"qkv_proj": ["q_proj", "k_proj", "v_proj"], "gate_up_proj": ["gate_proj", "up_proj"]}
+    mismatched, checked = [], 0
+    for name, p in model.named_parameters():
+        parts = [name]
+        for key, shards in stacked.items():
+            if f".{key}." in name:
+                parts = [name.replace(key, s) for s in shards]
+        expected = torch.cat([full[n] for n in parts]).to(p.dtype)
+        checked += 1
+        if not torch.equal(p.data, expected):
+            mismatched.append(name)
+    moved = max(float((full[n] - base[n]).abs().max()) for n in full if n in base)
+    return {"params": len(list(model.parameters())), "checked": checked, "mismatched": mismatched, "moved": moved}
+
+
 def test_missing_weights_checks_stacked_shards_by_name():
     packed = {"qkv_proj": ["q_proj", "k_proj", "v_proj"]}
     params = ["m.l0.qkv_proj.weight", "m.l0.o_proj.weight"]
@@ -220,3 +297,7 @@ def test_iter_buckets_bounds_and_order():
     assert all(sum(t.numel() * 4 for _, t in b) <= 24 or len(b) == 1 for b in buckets)
     with pytest.raises(ValueError):
         next(iter_buckets(iter(tensors), 0))
+
+
+if __name__ == "__main__":  # the ZeRO-3 test's ranks
+    _zero3_worker(*sys.argv[1:])

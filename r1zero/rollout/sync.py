@@ -41,6 +41,15 @@ class Probe:
         return cls([list(r.prompt_ids) for r in picked], [list(r.completion_ids) for r in picked])
 
 
+def make_probe(engine, prompt_ids: list[list[int]], max_new_tokens: int = 32) -> Probe:
+    """A probe of greedy completions of `prompt_ids` by `engine`: build it while engine and trainer agree
+    (right after the first sync), then score the same tokens after every later sync."""
+    from r1zero.rollout.base import SamplingParams
+
+    rollouts = engine.generate(prompt_ids, 1, SamplingParams(max_new_tokens=max_new_tokens, greedy=True))
+    return Probe.from_rollouts(rollouts, count=len(prompt_ids))
+
+
 def tensor_bytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 

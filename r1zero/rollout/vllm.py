@@ -324,6 +324,15 @@ class VLLMEngine:
         except Exception:  # noqa: BLE001 - already failing; the engine is marked invalid either way
             pass
 
+    def shutdown(self) -> None:
+        """Stop the engine core now (idempotent). vLLM's teardown also destroys torch.distributed's default
+        process group when one exists (a multi-rank trainer's): call it after the trainer's last collective,
+        and destroy the group only `if dist.is_initialized()`. Left to interpreter exit after the trainer
+        destroyed its group, vLLM's teardown fails with "Invalid process group specified"."""
+        if getattr(self, "llm", None) is not None:
+            self.llm.llm_engine.engine_core.shutdown()
+            self.llm = None
+
     # ------------------------------------------------------------------------------------- sleep / wake
     def sleep(self) -> None:
         """GPU: offload weights and drop the KV cache while the trainer runs. CPU: no-op (unsupported)."""
