@@ -184,7 +184,7 @@ def _run_dir(cfg: Config, rank: int, world: int) -> Path:
     name = [cfg.log.run_name or f"{Path(cfg.data.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}"]
     if world > 1:
         dist.broadcast_object_list(name, src=0)
-    run_dir = Path(cfg.log.output_dir) / name[0]
+    run_dir = (Path(cfg.log.output_dir) / name[0]).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
