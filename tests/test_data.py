@@ -10,7 +10,8 @@ from r1zero import data
 from r1zero.data import DATASETS, DataError, Sampler, load_jsonl, resolve_dataset
 
 EXPECTED_ROWS = {"gsm8k": 7473, "gsm8k_test": 1319, "math": 11998, "math500": 500, "aime24": 30, "aime25": 30,
-                 "amc23": 40, "addition": 5000, "addition_test": 500}
+                 "amc23": 40, "addition": 5000, "addition_test": 500, "addition_small": 241,
+                 "addition_small_test": 200}
 
 
 def write(tmp_path, text, name="d.jsonl"):
@@ -94,8 +95,20 @@ def test_shipped_files_match_the_readme_checksums():
 def test_addition_files_are_reproduced_byte_for_byte(tmp_path):
     for path in data.write_addition(tmp_path):
         assert path.read_bytes() == (data.DATA_DIR / "addition" / path.name).read_bytes(), path.name
-    data.main(["make-addition", "--out", str(tmp_path / "cli")])
-    assert (tmp_path / "cli" / "test.jsonl").read_bytes() == (tmp_path / "test.jsonl").read_bytes()
+    for path in data.write_addition(tmp_path / "small", task="addition_small"):
+        assert path.read_bytes() == (data.DATA_DIR / "addition_small" / path.name).read_bytes(), path.name
+    data.main(["make-addition", "--out", str(tmp_path / "cli" / "addition")])
+    assert (tmp_path / "cli" / "addition" / "test.jsonl").read_bytes() == (tmp_path / "test.jsonl").read_bytes()
+    assert (tmp_path / "cli" / "addition_small" / "test.jsonl").read_bytes() == \
+        (tmp_path / "small" / "test.jsonl").read_bytes()
+
+
+def test_addition_small_rows_are_correct_and_splits_disjoint():
+    train, test = data.addition_rows("train", task="addition_small"), data.addition_rows("test", task="addition_small")
+    assert len(train) == 241 and len(test) == 200
+    pairs = [tuple(map(int, re.fullmatch(r"What is (\d+) \+ (\d+)\?", r["problem"]).groups())) for r in train + test]
+    assert all(0 <= a <= 20 and 0 <= b <= 20 and r["answer"] == str(a + b) for (a, b), r in zip(pairs, train + test))
+    assert len(set(pairs)) == 441
 
 
 def test_addition_rows_are_correct_and_splits_disjoint():
