@@ -1,6 +1,6 @@
 """One typed config for a run: dataclasses, a YAML file, dotted CLI overrides, validated before anything starts.
 
-    r1zero train --config launch/configs/cpu_addition.yaml optim.lr=1e-6 rollout.group_size=8
+    r1zero train --config launch/configs/cpu_default.yaml optim.lr=1e-6 rollout.group_size=8
 
 Every knob is documented once, here, in the comment beside its field. Unknown keys are errors. The DeepSpeed
 config dict is derived from this config (`deepspeed_config`), never written beside it, so batch sizes have one
@@ -36,7 +36,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    train: str = "addition"  # dataset name (data.DATASETS: gsm8k, math, addition, ...) or path to a JSONL file
+    train: str = "addition_small"  # dataset name (data.DATASETS: gsm8k, math, addition, ...) or path to a JSONL file
     template: str = "plain"  # prompt template (prompts.TEMPLATES): r1 | boxed | plain
     chat: bool = True  # wrap the template in the tokenizer's chat template (instruct models); False for base models
     max_prompt_tokens: int = 512  # longer prompts are dropped at load time with a count in the log
@@ -44,7 +44,7 @@ class DataConfig:
 
 @dataclass
 class RolloutConfig:
-    engine: str = "hf"  # hf (transformers generate) | vllm (in-process vLLM) | server (remote vLLM servers)
+    engine: str = "vllm"  # vllm (in-process vLLM) | hf (transformers generate) | server (remote vLLM servers)
     group_size: int = 8  # G: completions per prompt
     max_new_tokens: int = 256
     temperature: float = 1.0
@@ -117,7 +117,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    suites: list[str] = field(default_factory=lambda: ["addition_test"])  # dataset names (data.DATASETS)
+    suites: list[str] = field(default_factory=lambda: ["addition_small_test"])  # dataset names (data.DATASETS)
     every: int = 0  # evaluate every N steps (0: only before and after training)
     before: bool = True  # evaluate before the first step
     after: bool = True  # evaluate after the last step
