@@ -46,7 +46,7 @@ def peaked(tmp_path_factory) -> str:
 def test_learns_synthetic_reward(peaked, tmp_path):
     """Sign, masking and plumbing end to end: the reward (share of non-lowercase characters) must climb from ~0.1."""
     res = train(common(peaked, tmp_path) + [
-        "rewards.names=synthetic_rewards:no_lowercase", "train.steps=25", "optim.lr=2e-2", "optim.name=adamw",
+        "rewards.names=synthetic_rewards:no_lowercase", "train.steps=40", "optim.lr=2e-2", "optim.name=adamw",
         "log.wandb_mode=disabled", "eval.before=false", "eval.after=false", "checkpoint.save_final=false"])
     rows = read_metrics(Path(res["metrics"]))
     first = sum(r["reward/mean"] for r in rows[:3]) / 3

@@ -14,11 +14,14 @@ from r1zero.rollout.base import Rollout, SamplingParams
 
 
 class HFEngine:
-    def __init__(self, model: torch.nn.Module, tokenizer, synced_gpus: bool = False, batch_size: int = 64):
+    def __init__(self, model: torch.nn.Module, tokenizer, synced_gpus: bool = False, batch_size: int = 64,
+                 scores_budget_bytes: int = 1 << 30):
         self.model = model
         self.tok = tokenizer
         self.synced_gpus = synced_gpus
-        self.batch_size = batch_size  # sequences per generate call (memory bound)
+        self.batch_size = batch_size  # sequences per generate call
+        # `generate` keeps every step's [sequences, vocab] fp32 scores (for the sampler logprobs): cap that memory
+        self.scores_budget_bytes = scores_budget_bytes
         self.eos_ids = _eos_ids(model, tokenizer)
 
     @torch.no_grad()
@@ -26,7 +29,9 @@ class HFEngine:
         was_training = self.model.training
         self.model.eval()
         try:
-            per_call = max(1, self.batch_size // n)
+            vocab = self.model.config.vocab_size
+            seqs = min(self.batch_size, self.scores_budget_bytes // (4 * vocab * max(sampling.max_new_tokens, 1)))
+            per_call = max(1, seqs // n)
             out: list[Rollout] = []
             for start in range(0, len(prompts), per_call):
                 out.extend(self._generate_chunk(prompts[start:start + per_call], start, n, sampling))
