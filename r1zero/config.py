@@ -60,7 +60,10 @@ class RolloutConfig:
     enable_prefix_caching: bool = True
     servers: list[str] = field(default_factory=list)  # server engine: http://host:port of each vLLM server
     sync_check_every: int = 1  # compare engine vs trainer logprobs on a probe after every N syncs (0: never)
-    sync_check_tol: float = 0.05  # max mean |logprob diff| on the probe before the run stops
+    # max mean |logprob diff| on the probe before the run stops. bf16 engine vs trainer differ by up to ~0.04
+    # nats/token here (measured over the CPU default run), so a one-step drift is below the noise; the check
+    # catches wrong, partial or stale weights (diffs of 0.5 and more), not a single skipped small step.
+    sync_check_tol: float = 0.1
 
 
 @dataclass
