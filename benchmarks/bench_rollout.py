@@ -6,7 +6,8 @@ Default shape: one GRPO step of the CPU default, 8 GSM8K problems (chat template
 of 256 new tokens at temperature 1. Both engines generate exactly `max_new_tokens` per sequence (EOS ignored;
 `--natural-eos` to stop at EOS, then the token counts differ) in one batch of all sequences, with the same
 torch thread count. Engine-specific settings: transformers runs the trainer's module as the hf engine does
-(`--hf-dtype`, bf16 by default, the same dtype as vLLM; the CPU default trains in bf16 too); vLLM runs bf16 (`rollout.vllm_dtype=auto`), continuous
+(`--hf-dtype`, bf16 by default, the same dtype as vLLM; the CPU default trains in bf16 too); vLLM runs bf16
+(`rollout.vllm_dtype=auto`), continuous
 batching, prefix caching on (the G samples of a prompt share its KV blocks), unpacked CPU weights (the
 weight-sync mode; `--pack-cpu-weights` for vLLM-CPU's default oneDNN packing). Each engine gets one short
 warm-up call first. The last line is JSON with vllm_tokens_per_s, hf_tokens_per_s and ratio.

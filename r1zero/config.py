@@ -229,7 +229,6 @@ def _set(cfg: Config, dotted: str, value: Any, where: str) -> None:
             prefix = ".".join(parts[:i])
             valid = ", ".join(sorted((prefix + "." if prefix else "") + n for n in fields))
             raise ConfigError(f"{where}: unknown config key `{dotted}`. Valid keys here: {valid}")
-        f = fields[part]
         if i == len(parts) - 1:
             if dataclasses.is_dataclass(getattr(obj, part)):
                 if not isinstance(value, dict):
@@ -316,7 +315,7 @@ def validate(cfg: Config, world_size: int = 1) -> None:
     if not cfg.rewards.names:
         raise ConfigError("`rewards.names` is empty: name at least one reward (see `python -m rewards list`)")
     if e.greedy and e.k != 1:
-        raise ConfigError(f"`eval.greedy=true` gives one answer per problem: set `eval.k=1` or `eval.greedy=false`")
+        raise ConfigError("`eval.greedy=true` gives one answer per problem: set `eval.k=1` or `eval.greedy=false`")
     if t.offload_params and t.zero_stage != 3:
         raise ConfigError("`train.offload_params` needs `train.zero_stage=3`")
     if t.offload_optimizer and t.zero_stage == 0:

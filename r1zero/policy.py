@@ -144,7 +144,8 @@ class Policy:
         rolls = [Rollout(i, p, c, "", "stop", None) for i, (p, c) in enumerate(zip(prompt_ids, completion_ids))]
         batch = make_batch(rolls, torch.zeros(len(rolls)), pad_id=0)
         lp = self.logprobs(batch, temperature=1.0)
-        return [lp[i, len(p) - 1:len(p) - 1 + len(c)].tolist() for i, (p, c) in enumerate(zip(prompt_ids, completion_ids))]
+        return [lp[i, len(p) - 1:len(p) - 1 + len(c)].tolist()
+                for i, (p, c) in enumerate(zip(prompt_ids, completion_ids))]
 
     # ------------------------------------------------------------------------------------------ update
 

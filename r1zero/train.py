@@ -24,7 +24,7 @@ from r1zero.rollout.base import SamplingParams
 def train(cfg: Config) -> dict:
     t_start = time.time()
     ctx = runtime.init(cfg)  # distributed, threads, seeds, run dir, tokenizer, data, policy, engine, scorer, tracker
-    rank, world, timers = ctx.rank, ctx.world_size, runtime.Timers()
+    world, timers = ctx.world_size, runtime.Timers()
     step = ctx.start_step
     sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
                               top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k, stop=ctx.stop)
@@ -131,7 +131,7 @@ def run_eval(ctx, step: int) -> dict[str, float]:
         res = evaluate_suite(ctx.engine, ctx.eval_pool, rows, prompt_ids, ctx.cfg.eval, prefill=ctx.prefill,
                              stop=ctx.stop, rank=ctx.rank, world_size=ctx.world_size)
         out.update({f"eval/{suite}/{k}": v for k, v in res.items()})
-    ctx.tracker.log(max(step, 0), out) if step > 0 else ctx.tracker.log(0, out)
+    ctx.tracker.log(step, out)
     if ctx.rank == 0:
         print("[r1zero] eval @ step %d: %s" % (step, json.dumps({k: round(v, 4) for k, v in out.items()})),
               flush=True)

@@ -182,7 +182,7 @@ def last_number(text: str, window: int = 200) -> str | None:
     end = len(text) - m.start()
     start = max(0, end - window)
     found = None
-    for found in _NUMBER_RE.finditer(text, start, end):
+    for found in _NUMBER_RE.finditer(text, start, end):  # noqa: B007 (keep the last match)
         pass
     return None if found is None else found.group(0)
 
