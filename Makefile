@@ -54,8 +54,14 @@ else
 		$(if $(NUM_GPUS),--num-gpus $(NUM_GPUS)) $(ARGS)
 endif
 
+# make eval ARGS="--model smollm2-135m --suites math500,gsm8k_test --k 8 --temperature 0.6 --limit 100"
 eval: install
-	$(PY) -m r1zero.cli eval $(ARGS)
+	$(PY) -m r1zero.cli eval $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+
+# make report ARGS="--run runs/<name>": accuracy suites + performance benchmarks + training plots, one W&B run
+.PHONY: report
+report: install
+	$(PY) benchmarks/report.py $(ARGS)
 
 bench: install
 	$(PY) benchmarks/bench_rewards.py

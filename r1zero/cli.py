@@ -1,7 +1,7 @@
 """`r1zero train|eval|score ...`: the command line.
 
     r1zero train --config launch/configs/cpu_default.yaml optim.lr=1e-5 train.steps=20
-    r1zero eval  --model smollm2-135m --suites addition_test --limit 200
+    r1zero eval  --model smollm2-135m --suites math500,gsm8k_test --k 8 --temperature 0.6 --limit 100
     r1zero score IN.jsonl -o OUT.jsonl          (same as `python -m rewards score`)
 
 `train` prints one JSON object as its last line of output: run_dir, wandb_dir, wall_s, steps, eval_before,
@@ -36,19 +36,31 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    """Evaluate a model on suites with the training config's engine and template (no training)."""
+    """Evaluate a model on suites with the config's engine and template: no trainer, no DeepSpeed."""
     from r1zero.config import ConfigError, load_config
-    from r1zero.train import train
+    from r1zero.evaluate import run_evaluation
 
-    overrides = [f"model.name={args.model}", "train.steps=0", "eval.before=true", "eval.after=false",
-                 f"eval.suites={args.suites}", f"eval.limit={args.limit}", "checkpoint.save_final=false",
-                 "log.wandb_mode=" + args.wandb, *args.overrides]
+    greedy = args.greedy or (args.k == 1 and args.temperature is None)  # k=1 without a temperature: greedy
+    if greedy and args.k != 1:
+        print(f"r1zero: --greedy gives one answer per problem: drop --greedy or use --k 1 (got --k {args.k})",
+              file=sys.stderr)
+        return 2
+    overrides = [f"model.name={args.model}", f"eval.suites={args.suites}", f"eval.limit={args.limit}",
+                 f"eval.k={args.k}", f"eval.greedy={str(greedy).lower()}"]
+    overrides += [f"eval.temperature={args.temperature}"] if args.temperature is not None else []
+    overrides += [f"eval.top_p={args.top_p}"] if args.top_p is not None else []
+    overrides += [f"eval.max_new_tokens={args.max_new_tokens}"] if args.max_new_tokens else []
     try:
-        cfg = load_config(args.config, overrides)
+        cfg = load_config(args.config, overrides + list(args.overrides))
     except ConfigError as e:
         print(f"r1zero: config error: {e}", file=sys.stderr)
         return 2
-    result = train(cfg)
+    import shlex
+    import time
+
+    out = args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = "r1zero eval " + " ".join(shlex.quote(a) for a in args.argv)
+    result = run_evaluation(cfg, out, args.wandb, args.samples, args.chunk, command)
     print(json.dumps(result), flush=True)
     return 0
 
@@ -72,13 +84,22 @@ def main(argv: list[str] | None = None) -> None:
     t = sub.add_parser("train", help="run GRPO training")
     t.add_argument("--config", help="YAML config (see launch/configs/)")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-6 rollout.group_size=8")
-    e = sub.add_parser("eval", help="evaluate a model on benchmark suites")
-    e.add_argument("--config", help="YAML config for engine/template settings")
+    e = sub.add_parser("eval", help="evaluate a model on benchmark suites (avg@k, pass@k, maj@k)")
+    e.add_argument("--config", help="YAML config: template (data.template/data.chat), engine, eval defaults")
     e.add_argument("--model", default="smollm2-135m")
-    e.add_argument("--suites", default="addition_test")
-    e.add_argument("--limit", type=int, default=0, help="problems per suite (0: all)")
-    e.add_argument("--wandb", default="disabled", choices=["auto", "online", "offline", "disabled"])
-    e.add_argument("overrides", nargs="*")
+    e.add_argument("--suites", default="addition_small_test", help="comma-separated dataset names")
+    e.add_argument("--k", type=int, default=1, help="samples per problem")
+    e.add_argument("--temperature", type=float, help="sampling temperature (default: the config's eval one)")
+    e.add_argument("--top-p", type=float, help="nucleus sampling (default: the config's eval one)")
+    e.add_argument("--greedy", action="store_true", help="greedy decoding (k=1; also the default for k=1 "
+                   "without --temperature)")
+    e.add_argument("--max-new-tokens", type=int, default=0, help="0: the config's eval.max_new_tokens")
+    e.add_argument("--limit", type=int, default=0, help="first N problems per suite (0: all)")
+    e.add_argument("--out", help="output directory (default runs/eval-<time>)")
+    e.add_argument("--samples", type=int, default=8, help="completions per suite in the W&B samples table")
+    e.add_argument("--chunk", type=int, default=0, help="problems per generate call, with progress (0: all)")
+    e.add_argument("--wandb", default="auto", choices=["auto", "online", "offline", "disabled"])
+    e.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. data.template=boxed")
     s = sub.add_parser("score", help="score a JSONL file with the rule-based verifiers")
     s.add_argument("rest", nargs=argparse.REMAINDER)
     argv = _drop_local_rank(sys.argv[1:] if argv is None else list(argv))
@@ -87,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         from rewards.__main__ import main as rewards_main
 
         sys.exit(rewards_main(["score", *args.rest, *extra]))
+    args.argv = argv[1:]
     if extra:
         args.overrides = list(args.overrides) + extra
     sys.exit({"train": _train, "eval": _eval}[args.cmd](args))

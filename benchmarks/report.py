@@ -1,0 +1,190 @@
+"""One benchmark report: accuracy suites, performance benchmarks and a training run, as markdown + plots + one
+W&B run (offline when no WANDB_API_KEY). Prints JSON as its last line.
+
+    python benchmarks/report.py --run runs/addition_small-20261124-215052              # eval + all benchmarks
+    python benchmarks/report.py --run runs/<name> --bench none --limit 20              # accuracy suites only
+    python benchmarks/report.py --run runs/<name> --skip-eval --bench rewards          # one benchmark
+    make report ARGS="--run runs/<name>"
+
+Accuracy: `r1zero eval` in a subprocess (the first --limit problems of each suite). Performance: each of
+benchmarks/bench_{rollout,weight_sync,rewards}.py in a subprocess, its last stdout line parsed as JSON.
+Training run: <run>/metrics.jsonl -> reward and eval-accuracy curves, and step time by phase (timing/*).
+Output in --out (default benchmarks/results/report-<time>): report.md, report.json, *.png, eval/, wandb/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BENCHES = {"rollout": ["--prompts", "8", "--group", "4", "--max-new-tokens", "64", "--skip-hf"],
+           "weight_sync": ["--repeats", "2"], "rewards": ["--repeat", "1"]}
+
+
+def last_json(text: str) -> dict:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no JSON line in the output")
+
+
+def run_cmd(cmd: list[str], timeout: int) -> tuple[dict | None, str | None, float]:
+    """(last-line JSON, error, seconds) of a subprocess."""
+    t0 = time.time()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout} s", time.time() - t0
+    if proc.returncode != 0:
+        return None, f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}", time.time() - t0
+    try:
+        return last_json(proc.stdout), None, time.time() - t0
+    except ValueError as e:
+        return None, str(e), time.time() - t0
+
+
+def run_eval(args, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "r1zero.cli", "eval", "--model", args.model, "--suites", args.suites,
+           "--limit", str(args.limit), "--k", str(args.k), "--max-new-tokens", str(args.max_new_tokens),
+           "--out", str(out / "eval"), "--wandb", "disabled"]
+    cmd += ["--config", args.config] if args.config else []
+    cmd += ["--temperature", str(args.temperature)] if args.k > 1 else ["--greedy"]
+    cmd += list(args.overrides)
+    res, err, secs = run_cmd(cmd, args.timeout)
+    print(f"[report] eval: {'ok' if res else err} ({secs:.0f} s)", file=sys.stderr, flush=True)
+    return {"command": " ".join(cmd[1:]), "error": err, "result": res}
+
+
+def run_benches(names: list[str], timeout: int) -> dict:
+    out = {}
+    for name in names:
+        cmd = [sys.executable, f"benchmarks/bench_{name}.py", *BENCHES[name]]
+        res, err, secs = run_cmd(cmd, timeout)
+        print(f"[report] bench_{name}: {'ok' if res else err} ({secs:.0f} s)", file=sys.stderr, flush=True)
+        out[name] = {"command": " ".join(cmd[1:]), "error": err, "result": res, "wall_s": round(secs, 1)}
+    return out
+
+
+def run_summary(run: Path, out: Path) -> dict:
+    """Plots and the final numbers of a training run from its metrics.jsonl."""
+    from r1zero.report import plot_curves, plot_timing, read_jsonl, timing_breakdown
+
+    rows = read_jsonl(run / "metrics.jsonl")
+    train = [r for r in rows if r.get("reward/mean") is not None]
+    _, secs = timing_breakdown(rows)
+    evals = {k: [(r["step"], r[k]) for r in rows if r.get(k) is not None]
+             for k in {k for r in rows for k in r if k.startswith("eval/") and k.endswith("/accuracy")}}
+    return {"run": str(run), "steps": len(train), "rows": rows,
+            "reward_first": train[0]["reward/mean"] if train else None,
+            "reward_last": train[-1]["reward/mean"] if train else None,
+            "eval_accuracy": {k: {"first": v[0], "last": v[-1]} for k, v in evals.items()},
+            "mean_s_per_phase": {p: round(sum(v) / len(v), 3) for p, v in secs.items() if v},
+            "curves_png": str(plot_curves(rows, out / "curves.png")),
+            "timing_png": str(plot_timing(rows, out / "timing.png"))}
+
+
+def markdown(report: dict) -> str:
+    from r1zero.report import table
+
+    md = ["# r1zero benchmark report", "", f"Command: `{report['command']}`", ""]
+    ev = report.get("eval")
+    if ev:
+        md += ["## Accuracy", "", f"`{ev['command']}`", ""]
+        md += (table({s: r["metrics"] for s, r in ev["result"]["suites"].items()}, "suite") if ev["result"]
+               else [f"failed: {ev['error']}"]) + [""]
+    for name, b in report.get("bench", {}).items():
+        md += [f"## bench_{name}", "", f"`{b['command']}` ({b['wall_s']} s)", "", "```",
+               json.dumps(b["result"], indent=1)[:3000] if b["result"] else f"failed: {b['error']}", "```", ""]
+    run = report.get("run")
+    if run:
+        md += [f"## Training run `{run['run']}`", "", f"{run['steps']} steps; reward/mean {run['reward_first']} -> "
+               f"{run['reward_last']}; eval accuracy (first -> last, (step, value)): {run['eval_accuracy']}", "",
+               "![reward and accuracy](curves.png)", "", "Mean seconds per step by phase: "
+               + ", ".join(f"{p} {s}" for p, s in run["mean_s_per_phase"].items()), "",
+               "![step time by phase](timing.png)", ""]
+    return "\n".join(md) + "\n"
+
+
+def log_wandb(report: dict, out: Path, mode: str) -> str | None:
+    """One W&B run: training curves as history, plots as images, eval and benchmark numbers in the summary."""
+    from r1zero.tracking import wandb_mode
+
+    mode = wandb_mode(mode)
+    if mode == "disabled":
+        return None
+    import wandb
+
+    run = wandb.init(project="r1zero", job_type="report", name=out.name, dir=str(out), mode=mode,
+                     config={"command": report["command"]}, reinit="finish_previous")
+    if report.get("run"):
+        for r in report["run"]["rows"]:
+            run.log({k: v for k, v in r.items() if k not in ("step", "time") and v is not None}, step=r["step"])
+        run.log({"plots/curves": wandb.Image(report["run"]["curves_png"]),
+                 "plots/timing": wandb.Image(report["run"]["timing_png"])})
+    ev = (report.get("eval") or {}).get("result")
+    if ev:
+        data = [[s, m, float(v)] for s, r in ev["suites"].items() for m, v in r["metrics"].items()]
+        run.log({"eval_summary": wandb.Table(columns=["suite", "metric", "value"], data=data)})
+        for s, m, v in data:
+            run.summary[f"eval/{s}/{m}"] = v
+    for name, b in report.get("bench", {}).items():
+        for k, v in (b["result"] or {}).items():
+            if isinstance(v, (int, float)):
+                run.summary[f"bench/{name}/{k}"] = v
+    wandb_dir = str(Path(run.dir).parent)
+    run.finish()
+    return wandb_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", help="training run directory with metrics.jsonl (plots: reward, accuracy, timing)")
+    ap.add_argument("--out", help="output directory (default benchmarks/results/report-<time>)")
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--config", help="YAML config for the eval (template, engine)")
+    ap.add_argument("--suites", default="addition_small_test,gsm8k_test,math500")
+    ap.add_argument("--limit", type=int, default=20, help="problems per suite (0: all; slow on CPU)")
+    ap.add_argument("--k", type=int, default=1, help="samples per problem (1: greedy)")
+    ap.add_argument("--temperature", type=float, default=0.6)
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--bench", default="rollout,weight_sync,rewards", help=f"comma list of {', '.join(BENCHES)}, "
+                    "or none")
+    ap.add_argument("--timeout", type=int, default=1200, help="seconds per subprocess")
+    ap.add_argument("--wandb", default="auto", choices=["auto", "online", "offline", "disabled"])
+    ap.add_argument("overrides", nargs="*", help="config overrides for the eval, e.g. data.template=boxed")
+    args = ap.parse_args(argv)
+    benches = [] if args.bench in ("", "none") else args.bench.split(",")
+    unknown = [b for b in benches if b not in BENCHES]
+    if unknown:
+        ap.error(f"unknown --bench {unknown}: choose from {', '.join(BENCHES)} or none")
+    if args.run and not (Path(args.run) / "metrics.jsonl").is_file():
+        ap.error(f"--run {args.run}: no metrics.jsonl there (give a training run directory)")
+    out = Path(args.out or ROOT / "benchmarks" / "results" / f"report-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"command": "python benchmarks/report.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    if not args.skip_eval:
+        report["eval"] = run_eval(args, out)
+    report["bench"] = run_benches(benches, args.timeout)
+    if args.run:
+        report["run"] = run_summary(Path(args.run), out)
+    (out / "report.md").write_text(markdown(report), encoding="utf-8")
+    report["wandb_dir"] = log_wandb(report, out, args.wandb)
+    if report.get("run"):
+        report["run"].pop("rows")
+    (out / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(json.dumps({"out": str(out), "markdown": str(out / "report.md"), "wandb_dir": report["wandb_dir"],
+                      "eval": {s: r["metrics"] for s, r in ((report.get("eval") or {}).get("result") or {})
+                               .get("suites", {}).items()},
+                      "bench": {k: v["result"] for k, v in report["bench"].items()},
+                      "run": report.get("run")}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
