@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from r1zero.evaluate import aggregate, breakdown, majority_vote, pass_at_k, problem_records
+from r1zero.config import EvalConfig
+from r1zero.evaluate import aggregate, breakdown, evaluate_suite, majority_vote, pass_at_k, problem_records
 from r1zero.report import eval_markdown, pick_samples
 from r1zero.rollout.base import Rollout
 
@@ -91,6 +92,26 @@ def test_markdown_and_sample_picking():
     assert "| math500 | 0.5000 | 0.7500 |" in md and "## math500 by level" in md and "| 2 | 0.0000 |" in md
     comps = [{"suite": "s", "correct": c} for c in [False, False, True, False]]
     assert [c["correct"] for c in pick_samples(comps, 3)] == [True, False, False]
+
+
+class FakeEngine:
+    def __init__(self, texts):
+        self.texts = texts
+
+    def generate(self, prompts, n, sampling):
+        return [Rollout(i, p, [7] * (len(self.texts[i * n + j]) % 5 + 1), self.texts[i * n + j], "stop", None)
+                for i, p in enumerate(prompts) for j in range(n)]
+
+
+def test_training_time_evaluate_suite_keeps_its_metric_names():
+    from rewards.pool import RewardPool
+
+    rows = [{"problem": "1+1", "answer": "2"}, {"problem": "x", "answer": "0.5"}]
+    texts = ["\\boxed{2}", "\\boxed{3}", "\\boxed{1/2}", "\\boxed{1/2}"]
+    with RewardPool(["accuracy"], None, workers=0) as pool:
+        out = evaluate_suite(FakeEngine(texts), pool, rows, [[1], [2]], EvalConfig(k=2, greedy=False))
+    assert out == {"accuracy": 0.75, "mean_length": pytest.approx(sum(len(t) % 5 + 1 for t in texts) / 4),
+                   "truncated_frac": 0.0, "problems": 2.0, "pass@2": 1.0, "maj@2": 1.0}
 
 
 @pytest.fixture(scope="module")
