@@ -19,6 +19,7 @@ calls `evaluate_suite`, which runs on every rank and sums the counts over ranks.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from math import comb
@@ -216,6 +217,14 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
             completions += completion_rows(suite, rows, rollouts, infos, records, e.k)
             print(f"[r1zero] eval {suite}: " + ", ".join(f"{k}={v:.4g}" for k, v in res["metrics"].items()),
                   file=sys.stderr, flush=True)
+            if out_dir is not None:  # partial results after each suite: a long run that is stopped keeps them
+                from r1zero.report import eval_markdown
+
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                partial = {"model": cfg.model.name, "command": command, "settings": eval_settings(cfg),
+                           "suites": suites, "partial": True}
+                (Path(out_dir) / "results.partial.json").write_text(json.dumps(partial, indent=1))
+                (Path(out_dir) / "results.partial.md").write_text(eval_markdown({**partial, "wall_s": 0.0}))
     finally:
         pool.close()
         if hasattr(engine, "shutdown"):
