@@ -88,6 +88,24 @@ def save(policy, root: Path, step: int, trainer_state: dict[str, Any], keep_last
     return final
 
 
+def export_model(policy, tokenizer, out: Path, rank: int = 0, world_size: int = 1) -> Path:
+    """Write the policy's current weights as a Hugging Face model directory (config, safetensors, tokenizer), so a
+    later stage or `r1zero eval --model` can load it. Atomic: written to a temp dir, then renamed. Collective."""
+    out = Path(out)
+    tmp = out.with_name(f".tmp-{out.name}")
+    with policy.gathered():
+        if rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            policy.module.save_pretrained(str(tmp), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp))
+            _fsync_tree(tmp)
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+    _barrier(world_size)
+    return out
+
+
 def _prune(root: Path, keep_last: int) -> None:
     steps = sorted(p for p in root.glob(f"{PREFIX}*") if p.is_dir())
     for old in steps[:-keep_last] if keep_last > 0 else []:

@@ -82,6 +82,11 @@ class AlgoConfig:
     overlong_penalty: float = 1.0  # soft: penalty at max_new_tokens
     is_correction: str = "auto"  # auto (on for vllm/server, off for hf) | off | truncate | mask
     is_cap: float = 2.0  # truncate: clamp sampler->trainer ratio at this; mask: drop tokens above it
+    # pg: the clipped policy gradient (GRPO and its variants). rft: rejection fine-tuning / ReST-EM, a supervised
+    # stage of the grm and seal tasks only: keep the completions whose reward is > rft_threshold and minimise their
+    # negative log-likelihood (same sampling, scoring and DeepSpeed update). The R1-Zero math path never uses it.
+    loss: str = "pg"
+    rft_threshold: float = 0.0
 
 
 @dataclass
@@ -90,6 +95,36 @@ class RewardsConfig:
     weights: list[float] = field(default_factory=list)  # same length as names; empty: all 1.0
     workers: int = 2  # verifier worker processes
     timeout_s: float = 5.0  # hard wall-clock limit per completion
+
+
+@dataclass
+class GRMConfig:
+    """The `grm_judge` model reward (r1zero/grm.py): a generative reward model scores completions by voting."""
+
+    judge_model: str = ""  # model of the judge; empty: the run's model.name (as it was at the start)
+    judge_engine: str = "hf"  # hf | vllm: the judge's own engine (never the policy's)
+    judge_k: int = 4  # critiques sampled per input; their scores are summed (SPCT voting)
+    judge_temperature: float = 0.7
+    judge_max_new_tokens: int = 256
+    max_score: int = 10  # scores are integers in 1..max_score
+
+
+@dataclass
+class SealConfig:
+    """The `seal_knowledge` model reward (r1zero/seal.py): a LoRA update on the self-edit, then closed-book
+    questions about the passage."""
+
+    inner_model: str = "policy"  # policy (the current weights, as in SEAL) | initial (the run's starting model)
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    inner_steps: int = 4  # epochs over the self-edit
+    inner_lr: float = 1e-3
+    workers: int = 1  # inner-loop worker processes (per rank)
+    timeout_s: float = 120.0  # hard wall-clock limit per self-edit (the worker is killed and replaced)
+    memory_gib: float = 6.0  # address-space limit per worker
+    forgetting_suite: str = "addition_small_test"  # unrelated held-out set, accuracy before/after each update
+    forgetting_limit: int = 32  # its problems (0: all)
 
 
 @dataclass
@@ -149,6 +184,7 @@ class CheckpointConfig:
     keep_last: int = 2  # keep this many step checkpoints
     resume: str = "auto"  # auto (latest in the run dir, if any) | never | path to a checkpoint directory
     save_final: bool = True
+    export_model: bool = True  # write the final weights as a Hugging Face model dir <run_dir>/final_model
 
 
 @dataclass
@@ -158,6 +194,8 @@ class Config:
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    grm: GRMConfig = field(default_factory=GRMConfig)
+    seal: SealConfig = field(default_factory=SealConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -168,15 +206,20 @@ class Config:
         return dataclasses.asdict(self)
 
 
+RFT_TASK_REWARDS = ("grm", "seal_knowledge")  # the tasks whose recipe has a rejection fine-tuning stage
+
 CHOICES = {
     "model.dtype": ("fp32", "bf16"),
-    "data.template": ("r1", "boxed", "plain"),
+    "data.template": ("r1", "boxed", "plain", "grm", "seal"),
     "rollout.engine": ("hf", "vllm", "server"),
     "algo.advantage": ("grpo", "drgrpo", "batch"),
     "algo.loss_agg": ("token_mean", "seq_mean", "constant"),
     "algo.kl_estimator": ("k1", "k2", "k3"),
     "algo.overlong": ("none", "mask", "soft"),
     "algo.is_correction": ("auto", "off", "truncate", "mask"),
+    "algo.loss": ("pg", "rft"),
+    "grm.judge_engine": ("hf", "vllm"),
+    "seal.inner_model": ("policy", "initial"),
     "optim.name": ("adamw", "sgd"),
     "optim.schedule": ("constant", "linear", "cosine"),
     "train.zero_stage": (0, 1, 2, 3),
@@ -322,6 +365,12 @@ def validate(cfg: Config, world_size: int = 1) -> None:
         raise ConfigError("`train.offload_optimizer` needs `train.zero_stage` >= 1")
     if r.engine == "server" and not r.servers:
         raise ConfigError("`rollout.engine=server` needs `rollout.servers` (e.g. rollout.servers=http://node2:8000)")
+    if a.loss == "rft" and not set(cfg.rewards.names) & set(RFT_TASK_REWARDS):
+        raise ConfigError(f"`algo.loss=rft` (rejection fine-tuning) is a supervised stage of the grm and seal tasks "
+                          f"only (`rewards.names` must include one of {', '.join(RFT_TASK_REWARDS)}); the R1-Zero "
+                          "path has no supervised warm start: use `algo.loss=pg`")
+    if a.loss == "rft" and a.mu > 1:
+        raise ConfigError("`algo.loss=rft` is on-policy supervised learning: set `algo.mu=1`")
     check_batch(cfg, world_size)
 
 

@@ -94,7 +94,8 @@ def aggregate(records: list[dict], k: int) -> dict[str, float]:
            "truncated_frac": sum(sum(r["truncated"]) for r in records) / max(n, 1),
            "problems": float(len(records))}
     if k > 1:
-        out[f"pass@{k}"] = sum(pass_at_k(len(r["correct"]), sum(r["correct"]), k) for r in records) / max(len(records), 1)
+        n = max(len(records), 1)
+        out[f"pass@{k}"] = sum(pass_at_k(len(r["correct"]), sum(r["correct"]), k) for r in records) / n
         out[f"maj@{k}"] = sum(r["maj_correct"] for r in records) / max(len(records), 1)
     return out
 

@@ -197,6 +197,10 @@ class Policy:
         if mb.sampler_lp is not None and self.is_mode != "off":
             is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap)
             stats.update(is_stats)
+        if a.loss == "rft":  # rejection fine-tuning: NLL of the accepted completions (train.py masked the rest)
+            loss = losses.sft_loss(logp, mb.loss_mask, norm, a.loss_agg)
+            stats["loss/sft"] = loss.detach()
+            return loss, stats
         pg, pg_stats = losses.policy_loss(logp, old, mb.advantages, mb.loss_mask, a.clip_low, a.clip_high,
                                           a.loss_agg, norm, is_weights=is_w)
         stats.update(pg_stats)

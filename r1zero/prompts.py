@@ -51,6 +51,21 @@ TEMPLATES: dict[str, Template] = {
         raw="{problem}\n" + BOXED_INSTRUCTION + "\n",
         user="{problem}\n" + BOXED_INSTRUCTION,
     ),
+    # SPCT generative reward model (r1zero/grm.py, rewards/grm.py): {problem} holds the query and the numbered
+    # responses; the model writes principles, a critique, then one score per response on the last line.
+    "grm": Template(
+        raw=("You are a careful grader. Read the question and the candidate responses.\n\n{problem}\n\n"
+             "First write the principles a correct response must meet, then critique each response, then give each "
+             "response an integer score from 1 to 10 on the last line, in order, as: Scores: \\boxed{s1, s2}\n"),
+        user=("Read the question and the candidate responses.\n\n{problem}\n\n"
+              "First write the principles a correct response must meet, then critique each response, then give each "
+              "response an integer score from 1 to 10 on the last line, in order, as: Scores: \\boxed{s1, s2}"),
+    ),
+    # SEAL knowledge incorporation (r1zero/seal.py): {problem} holds a passage; the completion is the self-edit.
+    "seal": Template(
+        raw="{problem}\n\nList several implications of the passage above, one per line.\n",
+        user="{problem}\n\nList several implications of the passage above, one per line.",
+    ),
     # The CPU default task (two-digit addition) for the tiny embedded instruct model: graded on the last number.
     "plain": Template(
         raw="{problem}\n" + PLAIN_INSTRUCTION + "\nAnswer:",

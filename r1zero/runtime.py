@@ -102,7 +102,7 @@ def init(cfg: Config) -> RunContext:
     policy = Policy(cfg, model_path, world, rank)
     engine = make_engine(cfg, policy, tok, model_path, world)
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
-    scorer = Scorer(cfg.rewards, prefill)
+    scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
     eval_pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
                      eval_pool, None, prefill, stop, tok.pad_token_id)
@@ -114,6 +114,14 @@ def init(cfg: Config) -> RunContext:
 
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     return ctx
+
+
+def build_model_rewards(cfg: Config, model_path: str, tok, policy, rank: int, run_dir: Path) -> dict:
+    """The model rewards named in `rewards.names` (scoring.MODEL_REWARDS), built once per rank."""
+    from r1zero.scoring import MODEL_REWARDS, model_reward_class
+
+    return {name: model_reward_class(name)(cfg, model_path, tok, policy, rank, run_dir)
+            for name in cfg.rewards.names if name in MODEL_REWARDS}
 
 
 def _resume(ctx: RunContext) -> None:

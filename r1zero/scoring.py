@@ -2,15 +2,34 @@
 
 Returns one scalar reward per rollout (the weighted sum) and the per-reward metrics of DESIGN.md:
 `reward/mean`, `reward/<name>/mean`, `verify/timeouts`, `verify/errors`.
+
+Model rewards. A few tasks need a model to judge a completion: the SPCT judge (`grm_judge`, r1zero/grm.py) and the
+SEAL inner loop (`seal_knowledge`, r1zero/seal.py). They are named in `rewards.names` like any reward, looked up in
+the explicit `MODEL_REWARDS` dict, and computed in the trainer process (each bounds its own work: the judge through
+its engine's max_new_tokens, SEAL in its own worker pool with hard time and memory limits). A model reward is built as
+`cls(cfg, model_path, tokenizer, policy, rank, run_dir)` and has `score(texts, samples) -> (scores, infos)` (total: a
+bad item is 0.0 with info["error"], a timeout also sets info["timeout"]), `metrics() -> dict` (its own metrics since
+the last call) and `close()`.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import torch
 
 from r1zero.config import RewardsConfig
 from r1zero.rollout.base import Rollout
+
+MODEL_REWARDS: dict[str, str] = {  # name -> "module:Class"
+    "grm_judge": "r1zero.grm:JudgeReward",  # SPCT generative reward model: k sampled critiques, scores summed
+    "seal_knowledge": "r1zero.seal:SealReward",  # SEAL: LoRA update on the self-edit, gain on the passage's questions
+}
+
+
+def model_reward_class(name: str):
+    module, _, attr = MODEL_REWARDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 @dataclass
@@ -22,28 +41,60 @@ class Scores:
 
 
 class Scorer:
-    def __init__(self, cfg: RewardsConfig, prefill: str = ""):
+    def __init__(self, cfg: RewardsConfig, prefill: str = "", model_rewards: dict | None = None):
+        """`model_rewards`: name -> a built model reward, for the names of `cfg.names` found in MODEL_REWARDS."""
         from rewards.pool import RewardPool, resolve
 
+        self.model_rewards = dict(model_rewards or {})
         for name in cfg.names:  # fail now, in the trainer, with the list of valid names (not later in a worker)
+            if name in MODEL_REWARDS:
+                if name not in self.model_rewards:
+                    raise ValueError(f"`rewards.names`: {name!r} is a model reward and needs a model (build the "
+                                     "Scorer through r1zero.runtime)")
+                continue
             try:
                 resolve(name)
             except (KeyError, ImportError, AttributeError) as e:
-                raise ValueError(f"`rewards.names`: {name!r} is not a reward: {e}") from None
+                raise ValueError(f"`rewards.names`: {name!r} is not a reward: {e}; model rewards: "
+                                 f"{', '.join(MODEL_REWARDS)}") from None
         self.names = list(cfg.names)
+        self.weights = list(cfg.weights) or [1.0] * len(self.names)
+        self.rule_names = [n for n in self.names if n not in self.model_rewards]
         self.prefill = prefill  # text the template put before the completion (e.g. "<think>"): formats see it
-        self.pool = RewardPool(self.names, cfg.weights or None, workers=cfg.workers, timeout_s=cfg.timeout_s)
+        self.pool = (RewardPool(self.rule_names, None, workers=cfg.workers, timeout_s=cfg.timeout_s)
+                     if self.rule_names else None)
 
     def score(self, rollouts: list[Rollout], samples: list[dict]) -> Scores:
         """`samples[i]` is the dataset row of `rollouts[i]` (same length)."""
         texts = [self.prefill + r.text for r in rollouts]
-        res = self.pool.score(texts, samples)
-        rewards = torch.tensor(res.total, dtype=torch.float32)
+        per_reward: dict[str, list[float]] = {}
+        infos: list[dict] = [{} for _ in texts]
+        timeouts = errors = 0
+        extra: dict[str, float] = {}
+        if self.pool is not None:
+            res = self.pool.score(texts, samples)
+            per_reward.update(res.per_reward)
+            for i, info in enumerate(res.infos):
+                infos[i].update(info)
+            timeouts, errors = res.timeouts, res.errors
+        for name, reward in self.model_rewards.items():
+            vals, model_infos = reward.score(texts, samples)
+            per_reward[name] = [float(v) for v in vals]
+            for i, info in enumerate(model_infos):
+                infos[i][name] = info
+                errors += int("error" in info and not info.get("timeout"))
+                timeouts += int(bool(info.get("timeout")))
+            extra.update(reward.metrics())
+        total = [sum(w * per_reward[n][i] for n, w in zip(self.names, self.weights)) for i in range(len(texts))]
+        rewards = torch.tensor(total, dtype=torch.float32)
         metrics = {"reward/mean": float(rewards.mean()) if len(rewards) else 0.0,
-                   "verify/timeouts": float(res.timeouts), "verify/errors": float(res.errors)}
-        for name, vals in res.per_reward.items():
+                   "verify/timeouts": float(timeouts), "verify/errors": float(errors), **extra}
+        for name, vals in per_reward.items():
             metrics[f"reward/{name}/mean"] = sum(vals) / max(len(vals), 1)
-        return Scores(rewards, res.per_reward, res.infos, metrics)
+        return Scores(rewards, per_reward, infos, metrics)
 
     def close(self) -> None:
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
+        for reward in self.model_rewards.values():
+            reward.close()

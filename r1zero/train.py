@@ -46,6 +46,8 @@ def train(cfg: Config) -> dict:
         adv = group_advantages(rewards, cfg.rollout.group_size, cfg.algo.advantage)
         # 5. tensors: prompt + completion ids, completion mask, sampler logprobs
         batch = make_batch(rollouts, adv, ctx.pad_id, mask_truncated=cfg.algo.overlong == "mask")
+        if cfg.algo.loss == "rft":  # rejection fine-tuning (grm/seal tasks): learn only the accepted completions
+            batch.loss_mask = batch.loss_mask & (rewards > cfg.algo.rft_threshold)[:, None]
         # 6. logprobs the update needs: old (if the weights move before the last micro-batch) and reference
         with timers("logprobs"):
             if cfg.algo.mu > 1 or cfg.train.minibatches > 1:  # else the update's own logprobs are the old ones
@@ -63,6 +65,8 @@ def train(cfg: Config) -> dict:
         # 9. log: one step, all sinks (rank 0)
         metrics.update(scores.metrics)
         metrics.update(gen_stats)
+        if cfg.algo.loss == "rft":
+            metrics["rft/accepted_frac"] = float((rewards > cfg.algo.rft_threshold).float().mean())
         metrics["reward/frac_zero_std"] = frac_zero_std(scores.rewards, cfg.rollout.group_size)
         metrics.update(timers.metrics())
         metrics["perf/tokens_per_s"] = gen_stats["completion/tokens"] * world / max(timers.total(), 1e-9)
@@ -91,6 +95,8 @@ def train(cfg: Config) -> dict:
         evals.setdefault("after", {})[steps_done] = run_eval(ctx, step=steps_done)
     if cfg.checkpoint.save_final and not (cfg.checkpoint.every and steps_done % cfg.checkpoint.every == 0):
         save(ctx, steps_done, evals)
+    if cfg.checkpoint.export_model:  # a Hugging Face model dir for the next stage or `r1zero eval --model`
+        checkpoint.export_model(ctx.policy, ctx.tokenizer, ctx.run_dir / "final_model", ctx.rank, ctx.world_size)
     result = runtime.finish(ctx, evals, steps_done, time.time() - t_start)
     return result
 

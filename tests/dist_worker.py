@@ -4,6 +4,7 @@
 
 For each STAGE:MICRO it builds a Policy (plain SGD, no clipping) on the same tiny model, updates it on this rank's
 share of one fixed synthetic global batch, and rank 0 saves the full weights to OUT.pt as {"STAGE:MICRO": state}.
+`agg=NAME` and `loss=pg|rft` before a spec switch the loss aggregation and the loss for the specs after it.
 """
 import sys
 
@@ -28,16 +29,19 @@ def synthetic_rollouts(seed: int = 0, vocab: int = 1000) -> tuple[list[Rollout],
     return rollouts, torch.randn(N, generator=g)
 
 
-def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg: str) -> dict:
+def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg: str, loss: str = "pg") -> dict:
     cfg = load_config(None, [f"model.name={model_dir}", "optim.name=sgd", "optim.lr=0.5", "optim.grad_clip=0",
                              f"train.zero_stage={stage}", f"train.micro_batch_size={micro}", "rollout.group_size=4",
-                             "train.prompts_per_step=2", f"algo.loss_agg={loss_agg}", "rollout.max_new_tokens=8"])
+                             "train.prompts_per_step=2", f"algo.loss_agg={loss_agg}", "rollout.max_new_tokens=8",
+                             f"algo.loss={loss}"] + (["rewards.names=grm"] if loss == "rft" else []))
     torch.manual_seed(0)
     policy = Policy(cfg, model_dir, world, rank)
     rollouts, adv = synthetic_rollouts()
     share = N // world
     mine = slice(rank * share, (rank + 1) * share)
     batch = make_batch(rollouts[mine], adv[mine], pad_id=0)
+    if loss == "rft":  # as train.py does: only the accepted completions (here: advantage > 0) are learned
+        batch.loss_mask = batch.loss_mask & (adv[mine] > 0)[:, None]
     metrics = policy.update(batch)
     state = {name: t.detach().clone().float() for name, t in policy.named_parameters_for_sync()}
     return {"state": state, "metrics": metrics}
@@ -45,7 +49,7 @@ def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg:
 
 def main() -> None:
     model_dir, out, *specs = sys.argv[1:]
-    loss_agg = "token_mean"
+    loss_agg, loss = "token_mean", "pg"
     rank, world, _ = init_distributed()
     torch.set_num_threads(1)
     results = {}
@@ -53,8 +57,12 @@ def main() -> None:
         if spec.startswith("agg="):
             loss_agg = spec[4:]
             continue
+        if spec.startswith("loss="):
+            loss = spec[5:]
+            continue
         stage, micro = map(int, spec.split(":"))
-        results[f"{loss_agg}:{spec}"] = run(model_dir, stage, micro, rank, world, loss_agg)
+        key = f"{loss_agg}:{spec}" if loss == "pg" else f"{loss}:{loss_agg}:{spec}"
+        results[key] = run(model_dir, stage, micro, rank, world, loss_agg, loss)
     if rank == 0:
         torch.save(results, out)
     shutdown_distributed(world)

@@ -27,6 +27,8 @@ def test_yaml_and_overrides_types(tmp_path):
     ("train.offload_params=true", "needs `train.zero_stage=3`"),
     ("eval.k=4", "`eval.greedy=true` gives one answer per problem"),
     ("steps=3", "unknown config key `steps`"),
+    ("algo.loss=rft", "supervised stage of the grm and seal tasks only"),
+    ("algo.loss=sft", "choose one of pg, rft"),
 ])
 def test_errors_say_what_and_how(override, message):
     with pytest.raises(ConfigError) as e:

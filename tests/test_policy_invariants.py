@@ -76,3 +76,38 @@ def test_two_ranks_equal_one_rank_zero_1_2_3(single_rank, tiny, tmp_path):
     for stage in (1, 2, 3):
         got = two[f"token_mean:{stage}:2"]["state"]
         assert _max_diff(got, ref) < 1e-6, f"ZeRO-{stage} with 2 ranks differs from 1 rank"
+
+
+def test_rft_step_is_the_nll_gradient_of_the_accepted_completions(tiny, tmp_path):
+    """algo.loss=rft (the grm/seal rejection fine-tuning stage): one SGD step through DeepSpeed equals a step on the
+    token-mean negative log-likelihood of the accepted completions, computed here with plain transformers; and
+    micro-batch 1 x 8 equals 8 x 1."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from dist_worker import synthetic_rollouts
+
+    out = tmp_path / "out.pt"
+    got = _run([sys.executable, str(WORKER), tiny, str(out), "loss=rft", "0:8", "0:1"], out)
+    full, accum = got["rft:token_mean:0:8"]["state"], got["rft:token_mean:0:1"]["state"]
+    assert _max_diff(full, accum) < 1e-6
+
+    rollouts, adv = synthetic_rollouts()
+    assert 0 < int((adv > 0).sum()) < len(adv)  # some accepted, some rejected
+    model = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32)
+    nll, tokens = 0.0, 0
+    for r, a in zip(rollouts, adv):
+        if a <= 0:
+            continue
+        ids = torch.tensor([r.prompt_ids + r.completion_ids])
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+        target = ids[0, 1:]
+        lp = logp.gather(-1, target[:, None])[:, 0][len(r.prompt_ids) - 1:]
+        nll = nll - lp.sum()
+        tokens += len(r.completion_ids)
+    (nll / tokens).backward()
+    base = {k: v.float() for k, v in load_file(Path(tiny) / "model.safetensors").items()}
+    expected = {n: base[n] - 0.5 * p.grad for n, p in model.named_parameters() if n in base and p.grad is not None}
+    assert _moved({k: full[k] for k in expected}, {k: base[k] for k in expected}) > 1e-4
+    assert _max_diff({k: full[k] for k in expected}, expected) < 1e-5

@@ -72,6 +72,21 @@ def test_resume_reproduces_uninterrupted_run(tiny, tmp_path):
     ckpts = sorted((Path(resumed["run_dir"]) / "checkpoints").glob("step-*"))
     assert [c.name for c in ckpts] == ["step-000002", "step-000004"]
     assert not list((Path(resumed["run_dir"]) / "checkpoints").glob(".tmp-*"))
+    # the final weights as a Hugging Face model dir (checkpoint.export_model): loadable, trained, and the same
+    # whether the run was interrupted or not
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def weights(path):
+        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).state_dict()
+
+    start, a_final, b_final = weights(tiny), weights(Path(full["run_dir"]) / "final_model"), \
+        weights(Path(resumed["run_dir"]) / "final_model")
+    assert a_final.keys() == start.keys() == b_final.keys()
+    assert max(float((a_final[k] - start[k]).abs().max()) for k in start) > 1e-4
+    assert max(float((a_final[k] - b_final[k]).abs().max()) for k in start) < 1e-5
+    assert AutoTokenizer.from_pretrained(Path(full["run_dir"]) / "final_model")("1 + 2")["input_ids"]
+    assert not list(Path(full["run_dir"]).glob(".tmp-*"))
 
 
 def test_outputs_and_eval(tiny, tmp_path):
