@@ -54,7 +54,7 @@ def test_prefill_and_stop_strings():
 
 
 def test_unknown_template_and_chat_without_tokenizer_are_errors():
-    with pytest.raises(PromptError, match="one of r1, boxed, plain"):
+    with pytest.raises(PromptError, match="one of r1, boxed, grm, seal, plain"):
         build_prompt("Q", "r2")
     with pytest.raises(PromptError, match="needs a tokenizer"):
         build_prompt("Q", "plain", chat=True)
