@@ -1,6 +1,7 @@
 """r1zero vs TRL's GRPOTrainer on this CPU machine: seconds per step and reward curves, same task and settings.
 
     .venv/bin/python benchmarks/compare_trl.py [--steps 10] [--rows best,hf] [--threads 1] [--trl-vllm]
+                                               [--seeds 0,1]
 
 Both trainers run r1zero's CPU default (launch/configs/cpu_default.yaml): the embedded SmolLM2-135M-Instruct,
 addition_small, the `plain` prompt through the chat template (byte-identical prompts: TRL's side builds them with
@@ -16,8 +17,10 @@ Rows:
   hf    both on transformers generation (r1zero `rollout.engine=hf`). When the best row's TRL run already used
         transformers generation, the hf row reuses that TRL run instead of running the same thing twice.
 Seconds per step = mean wall time of the steps after the first (start-up and the first step excluded); final
-reward = mean reward of the last 3 steps. Writes benchmarks/results/compare_trl.{json,md,png}; the last line
-printed is the JSON.
+reward = mean reward of the last 3 steps. With several `--seeds` (sampling and prompt-order seed of both trainers)
+every run is repeated per seed: seconds per step, final reward and the reward curve are means over the seeds, and
+`reward_gap` (r1zero minus TRL, mean over all steps and seeds) comes with its standard error over seeds.
+Writes benchmarks/results/compare_trl.{json,md,png}; the last line printed is the JSON.
 """
 from __future__ import annotations
 
@@ -51,12 +54,13 @@ def thread_env(threads: int, **extra) -> dict:
     return env
 
 
-def run_r1zero(engine: str, steps: int, threads: int, tmp: Path) -> dict:
-    name = f"r1zero-{engine}"
+def run_r1zero(engine: str, steps: int, threads: int, tmp: Path, seed: int = 0) -> dict:
+    name = f"r1zero-{engine}-seed{seed}"
     cmd = [str(ROOT / ".venv" / "bin" / "python"), "-m", "r1zero.cli", "train", "--config",
            "launch/configs/cpu_default.yaml", f"train.steps={steps}", f"train.threads={threads}",
            f"rollout.engine={engine}", "eval.before=false", "eval.after=false", "log.wandb_mode=disabled",
-           "checkpoint.every=0", "checkpoint.save_final=false", f"log.output_dir={tmp}", f"log.run_name={name}"]
+           "checkpoint.every=0", "checkpoint.save_final=false", "checkpoint.export_model=false",
+           f"train.seed={seed}", f"log.output_dir={tmp}", f"log.run_name={name}"]
     print(f"[compare_trl] {name}: {' '.join(cmd[1:])}", flush=True)
     rc, wall = sh(cmd, thread_env(threads), tmp / f"{name}.log", timeout=3600)
     files = sorted(tmp.rglob("metrics.jsonl"), key=lambda p: p.stat().st_mtime)
@@ -69,11 +73,11 @@ def run_r1zero(engine: str, steps: int, threads: int, tmp: Path) -> dict:
     return summarise(name, [r["timing/step"] for r in rows], [r["reward/mean"] for r in rows], wall)
 
 
-def run_trl(vllm: bool, steps: int, threads: int, model: str, tmp: Path) -> dict:
-    name = "trl-vllm" if vllm else "trl-hf"
+def run_trl(vllm: bool, steps: int, threads: int, model: str, tmp: Path, seed: int = 0) -> dict:
+    name = f"trl-{'vllm' if vllm else 'hf'}-seed{seed}"
     out = tmp / f"{name}.jsonl"
     cmd = [str(TRL_PY), "benchmarks/trl_grpo_run.py", "--model", model, "--out", str(out), "--steps", str(steps),
-           "--threads", str(threads)] + (["--vllm"] if vllm else [])
+           "--threads", str(threads), "--seed", str(seed)] + (["--vllm"] if vllm else [])
     print(f"[compare_trl] {name}: PYTHONPATH=. {' '.join(cmd)}", flush=True)
     env = thread_env(threads, PYTHONPATH=str(ROOT), VLLM_ENABLE_V1_MULTIPROCESSING="0", VLLM_CPU_KVCACHE_SPACE="2")
     rc, wall = sh(cmd, env, tmp / f"{name}.log", timeout=3600)
@@ -101,17 +105,43 @@ def model_dir() -> str:
     return out.strip().splitlines()[-1]
 
 
-def best_trl(args, model: str, tmp: Path) -> tuple[dict, str, str]:
+def combine(runs: list[dict]) -> dict:
+    """Mean over seeds of one row's runs (a single run is returned as it is, with its per-seed lists)."""
+    n = len(runs)
+    steps = min(len(r["rewards"]) for r in runs)
+    out = {"name": runs[0]["name"].rsplit("-seed", 1)[0], "seeds": n,
+           "s_per_step": sum(r["s_per_step"] for r in runs) / n,
+           "first_step_s": sum(r["first_step_s"] for r in runs) / n,
+           "wall_s": sum(r["wall_s"] for r in runs), "final_reward": sum(r["final_reward"] for r in runs) / n,
+           "step_times": [sum(r["step_times"][i] for r in runs) / n for i in range(steps)],
+           "rewards": [sum(r["rewards"][i] for r in runs) / n for i in range(steps)],
+           "per_seed_rewards": [r["rewards"][:steps] for r in runs],
+           "per_seed_final_reward": [r["final_reward"] for r in runs]}
+    return out
+
+
+def reward_gap(a: dict, b: dict) -> tuple[float, float]:
+    """Mean over steps of (a - b) reward per seed; (mean over seeds, standard error over seeds; 0 for one seed)."""
+    pairs = zip(a["per_seed_rewards"], b["per_seed_rewards"])
+    gaps = [sum(x - y for x, y in zip(ra, rb)) / len(ra) for ra, rb in pairs]
+    mean = sum(gaps) / len(gaps)
+    if len(gaps) < 2:
+        return mean, 0.0
+    var = sum((g - mean) ** 2 for g in gaps) / (len(gaps) - 1)
+    return mean, (var / len(gaps)) ** 0.5
+
+
+def best_trl(args, model: str, tmp: Path, seed: int = 0) -> tuple[dict, str, str]:
     """TRL's best working mode: vLLM colocate when asked for and it runs, else transformers generation."""
     why = ("transformers generation: TRL's vLLM colocate mode does not run on vllm-cpu 0.32 (it fails at the first "
            "weight sync, see benchmarks/results/compare_trl.md); rerun with --trl-vllm to try it again")
     if args.trl_vllm:
         try:
-            return run_trl(True, args.steps, args.threads, model, tmp), "vllm-colocate", "vLLM colocate mode ran"
+            return run_trl(True, args.steps, args.threads, model, tmp, seed), "vllm-colocate", "vLLM colocate mode ran"
         except RuntimeError as err:
             why = f"transformers generation: vLLM colocate mode failed here: {err}"
             print(f"[compare_trl] {why}", flush=True)
-    return run_trl(False, args.steps, args.threads, model, tmp), "transformers", why
+    return run_trl(False, args.steps, args.threads, model, tmp, seed), "transformers", why
 
 
 def plot(results: dict, path: Path) -> None:
@@ -133,43 +163,50 @@ def plot(results: dict, path: Path) -> None:
 
 
 def run_rows(args, model: str, tmp: Path) -> dict:
-    """Run the requested rows sequentially; returns {label: summary} and the TRL mode fields."""
-    res, info = {}, {}
+    """Run the requested rows sequentially, seed by seed; returns {label: summary over seeds} and the TRL mode."""
+    runs: dict[str, list[dict]] = {}
+    info: dict = {}
     rows = args.rows.split(",")
-    if "best" in rows:
-        res["r1zero (vLLM)"] = run_r1zero("vllm", args.steps, args.threads, tmp)
-        trl, info["trl_generation"], info["trl_generation_why"] = best_trl(args, model, tmp)
-        res[f"TRL ({info['trl_generation']})"] = trl
-    if "hf" in rows:
-        res["r1zero (hf)"] = run_r1zero("hf", args.steps, args.threads, tmp)
-        if info.get("trl_generation") != "transformers":
-            res["TRL (transformers)"] = run_trl(False, args.steps, args.threads, model, tmp)
-    return res, info
+    for seed in args.seeds:
+        if "best" in rows:
+            runs.setdefault("r1zero (vLLM)", []).append(run_r1zero("vllm", args.steps, args.threads, tmp, seed))
+            trl, info["trl_generation"], info["trl_generation_why"] = best_trl(args, model, tmp, seed)
+            runs.setdefault(f"TRL ({info['trl_generation']})", []).append(trl)
+        if "hf" in rows:
+            runs.setdefault("r1zero (hf)", []).append(run_r1zero("hf", args.steps, args.threads, tmp, seed))
+            if info.get("trl_generation") != "transformers":
+                runs.setdefault("TRL (transformers)", []).append(run_trl(False, args.steps, args.threads, model, tmp,
+                                                                         seed))
+    return {k: combine(v) for k, v in runs.items()}, info
 
 
 def summary_json(args, res: dict, info: dict, load: dict) -> dict:
-    out = {"steps": args.steps, "threads": args.threads, "rows": args.rows, **info}
+    out = {"steps": args.steps, "threads": args.threads, "rows": args.rows, "seeds": args.seeds, **info}
     trl_best = next((v for k, v in res.items() if k.startswith("TRL (") and "best" in args.rows), None)
     if "r1zero (vLLM)" in res and trl_best:
         r, t = res["r1zero (vLLM)"], trl_best
         out.update(r1zero_s_per_step=r["s_per_step"], trl_s_per_step=t["s_per_step"],
                    ratio=r["s_per_step"] / t["s_per_step"], r1zero_final_reward=r["final_reward"],
                    trl_final_reward=t["final_reward"])
+        out["reward_gap"], out["reward_gap_se"] = reward_gap(r, t)
     trl_hf = res.get("TRL (transformers)")
     if "r1zero (hf)" in res and trl_hf:
         r = res["r1zero (hf)"]
         out.update(hf_r1zero_s_per_step=r["s_per_step"], hf_trl_s_per_step=trl_hf["s_per_step"],
                    hf_ratio=r["s_per_step"] / trl_hf["s_per_step"], hf_r1zero_final_reward=r["final_reward"],
                    hf_trl_final_reward=trl_hf["final_reward"])
-    out["runs"] = {k: {x: v[x] for x in ("s_per_step", "first_step_s", "wall_s", "final_reward", "step_times",
-                                          "rewards")} for k, v in res.items()}
+        out["hf_reward_gap"], out["hf_reward_gap_se"] = reward_gap(r, trl_hf)
+    out["runs"] = {k: {x: v[x] for x in ("seeds", "s_per_step", "first_step_s", "wall_s", "final_reward",
+                                          "per_seed_final_reward", "step_times", "rewards", "per_seed_rewards")}
+                   for k, v in res.items()}
     out["load"] = load
     return out
 
 
 def markdown(out: dict, cmd: str) -> str:
     lines = ["# r1zero vs TRL GRPOTrainer (CPU)", "", f"Command: `{cmd}`", "",
-             f"Steps: {out['steps']} per run, torch threads: {out['threads']}, runs sequential. "
+             f"Steps: {out['steps']} per run, seeds: {out['seeds']} (curves and numbers are means over seeds), "
+             f"torch threads: {out['threads']}, runs sequential. "
              f"Machine load (uptime) before: `{out['load']['before']}`, after: `{out['load']['after']}`.", "",
              f"TRL generation mode in the best row: **{out.get('trl_generation', '-')}** "
              f"({out.get('trl_generation_why', '-')}).", "",
@@ -181,6 +218,10 @@ def markdown(out: dict, cmd: str) -> str:
     for key in ("ratio", "hf_ratio"):
         if key in out:
             lines.append(f"\n`{key}` (r1zero / TRL seconds per step): **{out[key]:.3f}**")
+    for key in ("reward_gap", "hf_reward_gap"):
+        if key in out:
+            lines.append(f"\n`{key}` (r1zero - TRL reward, mean over steps and seeds): **{out[key]:+.3f}** "
+                         f"(standard error over seeds {out[key + '_se']:.3f})")
     lines += ["", "Reward per step:", "", "| step | " + " | ".join(out["runs"]) + " |",
               "|---" * (len(out["runs"]) + 1) + "|"]
     for i in range(out["steps"]):
@@ -196,8 +237,10 @@ def main() -> None:
     ap.add_argument("--rows", default="best,hf", help="comma list of: best, hf")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of every run (1 or 2 on 2 cores)")
     ap.add_argument("--trl-vllm", action="store_true", help="try TRL's vLLM colocate mode in the best row first")
+    ap.add_argument("--seeds", default="0", help="comma list of seeds; each run is repeated per seed")
     ap.add_argument("--out", default=str(RESULTS / "compare_trl"), help="output prefix (.json, .md, .png)")
     args = ap.parse_args()
+    args.seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     subprocess.run(["bash", str(ROOT / "benchmarks" / "trl_env.sh")], check=True)
     model = model_dir()
     load = {"before": os.getloadavg()}

@@ -1,11 +1,14 @@
 """One benchmark report: accuracy suites, performance benchmarks and a training run, as markdown + plots + one
 W&B run (offline when no WANDB_API_KEY). Prints JSON as its last line.
 
+    python benchmarks/report.py --train launch/configs/cpu_default.yaml               # train, eval it, benchmarks
     python benchmarks/report.py --run runs/addition_small-20261124-215052              # eval + all benchmarks
     python benchmarks/report.py --run runs/<name> --bench none --limit 20              # accuracy suites only
     python benchmarks/report.py --run runs/<name> --skip-eval --bench rewards          # one benchmark
     make report ARGS="--run runs/<name>"
 
+--train CONFIG first runs `r1zero train --config CONFIG` (into <out>/train) and reports that run; the accuracy
+suites then evaluate its exported weights (<run>/final_model) unless --model is given.
 Accuracy: `r1zero eval` in a subprocess (the first --limit problems of each suite). Performance: each of
 benchmarks/bench_{rollout,weight_sync,rewards}.py in a subprocess, its last stdout line parsed as JSON.
 Training run: <run>/metrics.jsonl -> reward and eval-accuracy curves, and step time by phase (timing/*).
@@ -58,6 +61,17 @@ def run_eval(args, out: Path) -> dict:
     res, err, secs = run_cmd(cmd, args.timeout)
     print(f"[report] eval: {'ok' if res else err} ({secs:.0f} s)", file=sys.stderr, flush=True)
     return {"command": " ".join(cmd[1:]), "error": err, "result": res}
+
+
+def run_train(config: str, out: Path, timeout: int) -> Path:
+    """`r1zero train --config CONFIG` into <out>/train/run; returns the run directory (exits on failure)."""
+    cmd = [sys.executable, "-m", "r1zero.cli", "train", "--config", config, f"log.output_dir={out / 'train'}",
+           "log.run_name=run", "checkpoint.every=0", "checkpoint.save_final=false"]  # no optimizer states here
+    res, err, secs = run_cmd(cmd, timeout)
+    print(f"[report] train: {'ok' if res else err} ({secs:.0f} s)", file=sys.stderr, flush=True)
+    if res is None:
+        sys.exit(f"[report] training failed ({' '.join(cmd[1:])}): {err}")
+    return Path(res["run_dir"])
 
 
 def run_benches(names: list[str], timeout: int) -> dict:
@@ -145,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", help="training run directory with metrics.jsonl (plots: reward, accuracy, timing)")
     ap.add_argument("--out", help="output directory (default benchmarks/results/report-<time>)")
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--train", metavar="CONFIG", help="train with this config first and report that run")
+    ap.add_argument("--model", help="model to evaluate (default: the --train run's final_model, else smollm2-135m)")
     ap.add_argument("--config", help="YAML config for the eval (template, engine)")
     ap.add_argument("--suites", default="addition_small_test,gsm8k_test,math500")
     ap.add_argument("--limit", type=int, default=20, help="problems per suite (0: all; slow on CPU)")
@@ -163,11 +178,23 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [b for b in benches if b not in BENCHES]
     if unknown:
         ap.error(f"unknown --bench {unknown}: choose from {', '.join(BENCHES)} or none")
+    if args.train and args.run:
+        ap.error("give --train CONFIG (train, then report that run) or --run DIR (an existing run), not both")
+    if args.train and not Path(args.train).is_file():
+        ap.error(f"--train {args.train}: no such config file (examples in launch/configs/)")
     if args.run and not (Path(args.run) / "metrics.jsonl").is_file():
         ap.error(f"--run {args.run}: no metrics.jsonl there (give a training run directory)")
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"report-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"command": "python benchmarks/report.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    if args.train:
+        t0 = time.time()
+        args.run = str(run_train(args.train, out, 3 * args.timeout))
+        report["train_wall_s"] = round(time.time() - t0, 1)
+    args.config = args.config or args.train  # evaluate with the training prompt template
+    if args.model is None:
+        final = Path(args.run) / "final_model" if args.run else None
+        args.model = str(final) if args.train and final and final.is_dir() else "smollm2-135m"
     if not args.skip_eval:
         report["eval"] = run_eval(args, out)
     report["bench"] = run_benches(benches, args.timeout)

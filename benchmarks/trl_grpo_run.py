@@ -1,7 +1,7 @@
 """TRL's GRPOTrainer on r1zero's CPU default task; run by benchmarks/compare_trl.py inside `.venv-trl`.
 
     PYTHONPATH=. .venv-trl/bin/python benchmarks/trl_grpo_run.py --model DIR --out metrics.jsonl [--steps 10]
-        [--threads 2] [--vllm] [--bf16]
+        [--threads 2] [--vllm] [--bf16] [--seed 0]
 
 Same task as launch/configs/cpu_default.yaml: addition_small train problems, prompt text built by
 `r1zero.prompts.build_prompt` (template `plain`, chat template applied: byte-identical to r1zero's prompts),
@@ -79,7 +79,7 @@ def make_config(args, out_dir: str):
         adam_beta2=0.99, adam_epsilon=1e-8, weight_decay=0.0, max_grad_norm=1.0, lr_scheduler_type="constant",
         warmup_steps=0, beta=0.0, loss_type="dapo", num_iterations=1, epsilon=0.2, scale_rewards="group",
         logging_steps=1, report_to="none", save_strategy="no", eval_strategy="no", use_cpu=True,
-        bf16=args.bf16, gradient_checkpointing=False, seed=0, data_seed=0, dataloader_num_workers=0,
+        bf16=args.bf16, gradient_checkpointing=False, seed=args.seed, data_seed=args.seed, dataloader_num_workers=0,
         disable_tqdm=True, **extra)
 
 
@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--vllm", action="store_true", help="TRL vLLM colocate mode (else transformers generate)")
     ap.add_argument("--bf16", action="store_true", help="bf16 mixed precision (default fp32)")
+    ap.add_argument("--seed", type=int, default=0, help="sampling and data-order seed")
     args = ap.parse_args()
 
     import torch
