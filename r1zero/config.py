@@ -103,6 +103,8 @@ class GRMConfig:
 
     judge_model: str = ""  # model of the judge; empty: the run's model.name (as it was at the start)
     judge_engine: str = "hf"  # hf | vllm: the judge's own engine (never the policy's)
+    judge_chat: bool = False  # wrap the judge prompt in the judge tokenizer's chat template (the grm template is
+    #                           few-shot raw text: the small CPU model parses it far more often without chat)
     judge_k: int = 4  # critiques sampled per input; their scores are summed (SPCT voting)
     judge_temperature: float = 0.7
     judge_max_new_tokens: int = 256

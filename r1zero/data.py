@@ -34,6 +34,10 @@ DATASETS: dict[str, str] = {  # name -> file under r1zero/data/
     "addition_test": "addition/test.jsonl",  # 500, pairs disjoint from train
     "addition_small": "addition_small/train.jsonl",  # 241 additions of 0..20 (the CPU default task)
     "addition_small_test": "addition_small/test.jsonl",  # 200, pairs disjoint from train
+    "grm_addition_small": "grm/train.jsonl",  # GRM task: sampled answers to addition_small train, verifier-labelled
+    "grm_addition_small_test": "grm/test.jsonl",  # held out: answers to addition_small_test problems
+    "seal_gsm8k": "seal/train.jsonl",  # SEAL task: passages and questions from GSM8K train
+    "seal_gsm8k_test": "seal/test.jsonl",  # held out: from GSM8K test
 }
 
 ADDITION_SEED = 0

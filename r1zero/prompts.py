@@ -54,17 +54,43 @@ TEMPLATES: dict[str, Template] = {
     # SPCT generative reward model (r1zero/grm.py, rewards/grm.py): {problem} holds the query and the numbered
     # responses; the model writes principles, a critique, then one score per response on the last line.
     "grm": Template(
-        raw=("You are a careful grader. Read the question and the candidate responses.\n\n{problem}\n\n"
-             "First write the principles a correct response must meet, then critique each response, then give each "
-             "response an integer score from 1 to 10 on the last line, in order, as: Scores: \\boxed{s1, s2}\n"),
-        user=("Read the question and the candidate responses.\n\n{problem}\n\n"
-              "First write the principles a correct response must meet, then critique each response, then give each "
-              "response an integer score from 1 to 10 on the last line, in order, as: Scores: \\boxed{s1, s2}"),
+        # A few-shot prompt: measured on SmolLM2-135M-Instruct (30-40 held-out pairs x 4 samples, T=0.7), the raw
+        # form with these two examples and `Principles:` prefilled parses ~20% of the time; instructions alone, in
+        # raw or chat form, parsed 0 of 120. The stop "}" ends the completion at the end of the Scores line, as
+        # "</answer>" does for r1 (principles and critique must not contain "}").
+        raw=("Grade each response to the question: write principles, a critique, then one score from 1 (wrong) "
+             "to 10 (right) per response.\n\n"
+             "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\n\nResponse 2: The answer is 5.\n\n"
+             "Principles: A correct response gives the right sum: 2 + 3 = 5.\n"
+             "Critique: Response 1 says 6, which is wrong. Response 2 says 5, which is right.\n"
+             "Scores: \\boxed{2, 9}\n\n"
+             "Question: What is 4 + 4?\n\nResponse 1: 8\n\n"
+             "Principles: A correct response gives the right sum: 4 + 4 = 8.\n"
+             "Critique: Response 1 says 8, which is right.\n"
+             "Scores: \\boxed{10}\n\n"
+             "{problem}\n\nPrinciples:"),
+        user=("Grade each response to the question: write principles, a critique, then one score from 1 (wrong) "
+              "to 10 (right) per response. Answer in exactly the form of the examples: start with `Principles:`, "
+              "then `Critique:`, and end with the `Scores:` line.\n\n"
+              "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\n\nResponse 2: The answer is 5.\n\n"
+              "Principles: A correct response gives the right sum: 2 + 3 = 5.\n"
+              "Critique: Response 1 says 6, which is wrong. Response 2 says 5, which is right.\n"
+              "Scores: \\boxed{2, 9}\n\n"
+              "Question: What is 4 + 4?\n\nResponse 1: 8\n\n"
+              "Principles: A correct response gives the right sum: 4 + 4 = 8.\n"
+              "Critique: Response 1 says 8, which is right.\n"
+              "Scores: \\boxed{10}\n\n"
+              "Now grade these:\n\n{problem}"),
+        prefill="Principles:",
+        stop=("}",),
     ),
     # SEAL knowledge incorporation (r1zero/seal.py): {problem} holds a passage; the completion is the self-edit.
+    # Asking for "implications" (SEAL's wording) got SmolLM2-135M to write generic morals ("The passage highlights the
+    # importance of planning"): 0.04 closed-book accuracy after the update on 10 passages, vs 0.12 with this wording.
     "seal": Template(
-        raw="{problem}\n\nList several implications of the passage above, one per line.\n",
-        user="{problem}\n\nList several implications of the passage above, one per line.",
+        raw=("{problem}\n\nRewrite the facts of the passage above as short sentences, one per line. "
+             "Keep every number.\n"),
+        user="Rewrite the facts of this passage as short sentences, one per line. Keep every number.\n\n{problem}",
     ),
     # The CPU default task (two-digit addition) for the tiny embedded instruct model: graded on the last number.
     "plain": Template(

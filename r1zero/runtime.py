@@ -211,7 +211,8 @@ def slice_scores(s: Scores, a: int, b: int) -> Scores:
 
 
 def merge_groups(groups: list, n_generated: int, n_informative: int, verify: dict[str, float]):
-    """(row, rollouts, scores) per group -> rows per rollout, flat rollouts, merged Scores, generation stats."""
+    """(row, rollouts, scores) per group -> rows per rollout, flat rollouts, merged Scores, generation stats.
+    `verify`: the step's verify/* counters and the model rewards' own metrics, passed through as they are."""
     rows = [row for row, rolls, _ in groups for _ in rolls]
     rollouts = [r for _, rolls, _ in groups for r in rolls]
     rewards = torch.cat([s.rewards for _, _, s in groups])

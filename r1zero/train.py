@@ -109,7 +109,7 @@ def generate_and_score(ctx, sampling: SamplingParams, timers):
     kept: list = []  # (row, group rollouts, group scores)
     spare: list = []
     rounds = 1 + (cfg.algo.max_refill_rounds if cfg.algo.dynamic_sampling else 0)
-    n_generated, verify = 0, {"verify/timeouts": 0.0, "verify/errors": 0.0}
+    n_generated, verify, extra = 0, {"verify/timeouts": 0.0, "verify/errors": 0.0}, {}
     for _ in range(rounds):
         idx = ctx.sampler.next_batch()
         rows = [ctx.rows[i] for i in idx]
@@ -118,8 +118,11 @@ def generate_and_score(ctx, sampling: SamplingParams, timers):
         samples = [rows[r.prompt_index] for r in rollouts]
         with timers("score"):
             scores = ctx.scorer.score(rollouts, samples)
-        for k in verify:
-            verify[k] += scores.metrics[k]
+        for k, v in scores.metrics.items():  # counters add up over rounds; model rewards' own metrics: last round
+            if k in verify:
+                verify[k] += v
+            elif not k.startswith("reward/"):
+                extra[k] = v
         keep = dynamic_sampling_keep(scores.rewards, G) if cfg.algo.dynamic_sampling else torch.ones(len(rollouts),
                                                                                                       dtype=torch.bool)
         for g, row in enumerate(rows):
@@ -128,7 +131,7 @@ def generate_and_score(ctx, sampling: SamplingParams, timers):
         if len(kept) >= want:
             break
     groups = (kept + spare)[:want]  # informative groups first; pad with uninformative ones to keep shapes fixed
-    return runtime.merge_groups(groups, n_generated, len(kept), verify)
+    return runtime.merge_groups(groups, n_generated, len(kept), {**verify, **extra})
 
 
 def run_eval(ctx, step: int) -> dict[str, float]:

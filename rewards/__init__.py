@@ -13,6 +13,7 @@ from rewards.accuracy import accuracy, accuracy_strict, answer_equal
 from rewards.countdown import countdown
 from rewards.extract import Extraction, extract, extract_answer
 from rewards.format import boxed_format_reward, format_reward, format_soft_reward
+from rewards.grm import grm
 from rewards.math_equal import math_equal
 from rewards.pool import PoolScores, RewardPool
 from rewards.types import RewardFn, RewardResult
@@ -25,6 +26,7 @@ REWARDS: dict[str, RewardFn] = {
     "format_soft": format_soft_reward,  # </think> followed by a non-empty <answer>...</answer>, text around allowed
     "boxed_format": boxed_format_reward,  # one (possibly repeated) non-empty \boxed{} answer
     "countdown": countdown,  # sample["numbers"] each used once, reaching sample["target"]
+    "grm": grm,  # SPCT judge: Principles/Critique/Scores parse and the top score is the verifier-correct response
 }
 
 

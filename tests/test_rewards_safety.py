@@ -42,7 +42,7 @@ ADVERSARIAL = {
 
 
 def _all_calls(text: str, gold: str) -> None:
-    sample = {"answer": gold, "numbers": [1, 2], "target": 3}
+    sample = {"answer": gold, "numbers": [1, 2], "target": 3, "labels": [1]}  # labels: the grm reward
     for fn in REWARDS.values():
         result = fn(text, sample)
         assert 0.0 <= result.score <= 1.0
@@ -65,7 +65,8 @@ def test_adversarial_in_pool_no_timeouts_and_ordered():
     names = sorted(ADVERSARIAL)
     completions = [ADVERSARIAL[n] for n in names] + ["57"]
     with RewardPool(list(REWARDS), workers=2, timeout_s=5.0) as pool:
-        scores = pool.score(completions, [{"answer": "57", "numbers": [1, 2], "target": 3}] * len(completions))
+        scores = pool.score(completions, [{"answer": "57", "numbers": [1, 2], "target": 3, "labels": [1]}]
+                            * len(completions))
     assert scores.timeouts == 0 and scores.errors == 0
     assert scores.per_reward["accuracy"][-1] == 1.0  # order kept: the last one is the real answer
     assert max(scores.latency_s) <= 5.0 + 1.0

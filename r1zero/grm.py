@@ -1,0 +1,439 @@
+"""SPCT generative reward model (GRM, DeepSeek "Self-Principled Critique Tuning") as a task on the GRPO engine.
+
+    python -m r1zero.grm build-data                              # r1zero/data/grm/{train,test}.jsonl (see README)
+    python -m r1zero.grm eval --model M --data grm_addition_small_test --k 1,4,8 --out DIR [--wandb-mode offline]
+
+The policy reads a question and N numbered candidate responses (`format_input`), writes principles, a critique and
+one score per response (the output format and its rule reward are in `rewards/grm.py`).
+  * Data (`build-data`): candidate answers to addition_small problems are sampled from a model (plain template,
+    T=1) and labelled by the `accuracy` verifier; each row is a pair (one right, one wrong answer, in a seeded
+    random order) or a single answer. Train rows come from addition_small train problems, test rows (pairs only)
+    from addition_small_test problems: held out.
+  * Voting (`vote`): k critiques per input sampled in one engine call (n=k), each parsed; the scores of the ones that
+    parse are summed per response (SPCT voting). `pairwise_accuracy`: a pair is right when the summed score of its
+    correct response is strictly greater; ties, and pairs with no parsed critique, are wrong.
+    `eval` samples max(k) critiques once and votes over the first k of them for every k asked (nested subsets).
+  * `JudgeReward`: the `grm_judge` model reward (r1zero/scoring.py MODEL_REWARDS) for prompts with no verifier:
+    the completion becomes a single-response input, `grm.judge_k` critiques vote, score = mean parsed score /
+    max_score in [0, 1].
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shlex
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rewards.grm import DEFAULT_MAX_SCORE, parse_grm
+from r1zero.rollout.base import SamplingParams
+
+MAX_RESPONSE_CHARS = 300  # build-data: longer candidate answers are dropped (short rows keep prompts small)
+BUILD = {"model": "smollm2-135m", "seed": 0, "n": 16, "temperature": 1.0, "max_new_tokens": 48,
+         "train_pairs_per_problem": 2, "train_singles": 60, "train_rows": 200, "test_rows": 150,
+         "drop_truncated": True}
+
+
+def format_input(query: str, responses: list[str]) -> str:
+    """The `problem` text of a GRM row: the question and the numbered responses (the `grm` template wraps it)."""
+    parts = [f"Question: {query.strip()}"]
+    parts += [f"Response {i}: {r.strip()}" for i, r in enumerate(responses, 1)]
+    return "\n\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- data building
+
+
+def make_rows(problems: list[dict], candidates: list[list[tuple[str, bool]]], split: str, seed: int,
+              pairs_per_problem: int, singles: int, max_rows: int, max_score: int = DEFAULT_MAX_SCORE) -> list[dict]:
+    """GRM rows from labelled candidates (pure and deterministic given `seed`).
+
+    `candidates[i]`: (answer text, verifier verdict) of `problems[i]`. Texts are whitespace-normalised, deduplicated
+    and kept when at most MAX_RESPONSE_CHARS long. Up to `pairs_per_problem` pairs (a right and a wrong answer, each
+    used once, in random order) per problem with both kinds, and `singles` single-answer rows (half right, half
+    wrong where possible) from answers not used in pairs: at most `max_rows` rows, the singles and as many pairs as
+    fit, in shuffled order."""
+    rng = random.Random(seed)
+    pairs, spare = [], []
+    for prob, cands in zip(problems, candidates):
+        seen: dict[str, bool] = {}
+        for text, ok in cands:
+            norm = " ".join(text.split())
+            if norm and len(norm) <= MAX_RESPONSE_CHARS and norm not in seen:
+                seen[norm] = bool(ok)
+        right = [t for t, ok in seen.items() if ok]
+        wrong = [t for t, ok in seen.items() if not ok]
+        rng.shuffle(right)
+        rng.shuffle(wrong)
+        n_pairs = min(pairs_per_problem, len(right), len(wrong))
+        for j in range(n_pairs):
+            flip = rng.random() < 0.5
+            responses = [wrong[j], right[j]] if flip else [right[j], wrong[j]]
+            pairs.append(_row(prob, responses, [0, 1] if flip else [1, 0], max_score))
+        spare += [(prob, t, 1) for t in right[n_pairs:]] + [(prob, t, 0) for t in wrong[n_pairs:]]
+    rng.shuffle(spare)
+    by_label = {lab: [s for s in spare if s[2] == lab] for lab in (1, 0)}
+    chosen = by_label[1][:singles // 2]
+    chosen += by_label[0][:singles - len(chosen)]
+    chosen = chosen[:max_rows]
+    rows = pairs[:max_rows - len(chosen)] + [_row(p, [t], [lab], max_score) for p, t, lab in chosen]
+    rng.shuffle(rows)
+    return [{"id": f"grm-{split}-{i:05d}", **r} for i, r in enumerate(rows)]
+
+
+def _row(prob: dict, responses: list[str], labels: list[int], max_score: int) -> dict:
+    correct = labels.index(1) + 1 if 1 in labels else 0
+    return {"problem": format_input(prob["problem"], responses), "answer": str(correct),
+            "kind": "pair" if len(responses) > 1 else "single", "query": prob["problem"], "responses": responses,
+            "labels": labels, "gold": str(prob["answer"]), "max_score": max_score, "source_id": prob["id"]}
+
+
+def sample_candidates(engine, tokenizer, problems: list[dict], n: int, sampling: SamplingParams,
+                      chat: bool = True) -> list[list[tuple[str, bool]]]:
+    """n sampled answers per problem (plain template), each labelled by the `accuracy` verifier."""
+    from r1zero import prompts
+    from rewards.pool import RewardPool
+
+    _, ids, _ = prompts.encode_prompts(problems, "plain", tokenizer, chat, 10 ** 6)
+    rollouts = engine.generate(ids, n=n, sampling=sampling)
+    with RewardPool(["accuracy"], workers=1, timeout_s=5.0) as pool:
+        res = pool.score([r.text for r in rollouts], [problems[r.prompt_index] for r in rollouts])
+    out: list[list[tuple[str, bool]]] = [[] for _ in problems]
+    for r, s in zip(rollouts, res.per_reward["accuracy"]):
+        if not (r.truncated and BUILD["drop_truncated"]):  # a cut-off answer is not a response anyone would grade
+            out[r.prompt_index].append((r.text, s >= 1.0))
+    return out
+
+
+def build_data(out_dir: str | Path, model: str = BUILD["model"], seed: int = BUILD["seed"], limit: int = 0,
+               engine_name: str = "vllm", command: str = "") -> dict:
+    """Sample, label and write train.jsonl / test.jsonl (see the module doc); returns a summary."""
+    import torch
+
+    from r1zero.data import load_dataset, write_jsonl
+
+    cfg, tok = _engine_config(model, engine_name, BUILD["max_new_tokens"], seed)
+    engine = _build_engine(cfg, model, tok)
+    sampling = SamplingParams(max_new_tokens=BUILD["max_new_tokens"], temperature=BUILD["temperature"])
+    summary: dict = {"command": command, "model": model, **BUILD, "seed": seed, "engine": engine_name}
+    try:
+        for split, source in (("train", "addition_small"), ("test", "addition_small_test")):
+            problems = load_dataset(source, limit=limit)
+            if engine_name == "hf":  # it samples with torch's global generator (vLLM: seeded at engine start)
+                torch.manual_seed(seed)
+            cands = sample_candidates(engine, tok, problems, BUILD["n"], sampling)
+            if split == "train":
+                rows = make_rows(problems, cands, split, seed, BUILD["train_pairs_per_problem"],
+                                 BUILD["train_singles"], BUILD["train_rows"])
+            else:
+                rows = make_rows(problems, cands, split, seed + 1, 1, 0, BUILD["test_rows"])
+            path = write_jsonl(rows, Path(out_dir) / f"{split}.jsonl")
+            verdicts = [ok for c in cands for _, ok in c]
+            summary[split] = {"path": str(path), "rows": len(rows), "pairs": sum(r["kind"] == "pair" for r in rows),
+                              "problems": len(problems), "candidates": len(verdicts),
+                              "candidate_accuracy": round(sum(verdicts) / max(len(verdicts), 1), 4)}
+    finally:
+        _shutdown(engine)
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- voting
+
+
+@dataclass
+class Votes:
+    """Parsed critiques: `parsed[i][j]` is the score tuple of critique j of row i, or None if it did not parse."""
+
+    parsed: list[list[tuple[int, ...] | None]]
+    texts: list[list[str]]
+    reasons: list[list[str]]
+
+    def sums(self, k: int | None = None) -> list[list[int]]:
+        """Per row, the summed score of each response over its first k critiques that parsed (SPCT voting)."""
+        out = []
+        for row in self.parsed:
+            valid = [s for s in row[:k] if s is not None]
+            out.append([sum(col) for col in zip(*valid)] if valid else [])
+        return out
+
+    def parse_rate(self, k: int | None = None) -> float:
+        flat = [s for row in self.parsed for s in row[:k]]
+        return sum(s is not None for s in flat) / max(len(flat), 1)
+
+
+def judge_prompts(rows: list[dict], tokenizer, chat: bool) -> list[list[int]]:
+    from r1zero import prompts
+
+    texts = [prompts.build_prompt(r["problem"], "grm", tokenizer, chat) for r in rows]
+    return [list(x) for x in tokenizer(texts, add_special_tokens=not chat)["input_ids"]] if texts else []
+
+
+def vote(engine, tokenizer, rows: list[dict], k: int, sampling: SamplingParams, chat: bool = False,
+         max_score: int = DEFAULT_MAX_SCORE, prompt_ids: list[list[int]] | None = None) -> Votes:
+    """k critiques per row in one engine call (n=k), each parsed against the row's number of responses.
+
+    The `grm` template's stop strings are added to `sampling`, and its prefill (raw form) is put back in front of
+    each completion before parsing, as the trainer's scorer does."""
+    from r1zero import prompts
+
+    ids = prompt_ids if prompt_ids is not None else judge_prompts(rows, tokenizer, chat)
+    stop = list(dict.fromkeys([*sampling.stop, *prompts.stop_strings("grm")]))
+    rollouts = engine.generate(ids, n=k, sampling=replace(sampling, stop=stop))
+    prefill = prompts.prefill("grm", chat)
+    parsed, texts, reasons = [[] for _ in rows], [[] for _ in rows], [[] for _ in rows]
+    for r in rollouts:
+        row, text = rows[r.prompt_index], prefill + r.text
+        p = parse_grm(text, len(row["responses"]), int(row.get("max_score", max_score)))
+        parsed[r.prompt_index].append(p.scores)
+        texts[r.prompt_index].append(text)
+        reasons[r.prompt_index].append(p.reason)
+    return Votes(parsed, texts, reasons)
+
+
+def pairwise_accuracy(rows: list[dict], votes: Votes, k: int | None = None) -> dict[str, float]:
+    """Pair rows only: right iff the correct response's summed score is strictly greater (ties, no parse: wrong)."""
+    sums = votes.sums(k)
+    right = ties = none = n = 0
+    for row, s in zip(rows, sums):
+        if len(row["responses"]) != 2:
+            continue
+        n += 1
+        c = row["labels"].index(1)
+        if not s:
+            none += 1
+        elif s[0] == s[1]:
+            ties += 1
+        right += bool(s) and s[c] > s[1 - c]
+    return {"accuracy": right / max(n, 1), "tie_rate": ties / max(n, 1), "no_parse_rate": none / max(n, 1),
+            "parse_rate": votes.parse_rate(k), "pairs": float(n)}
+
+
+# ---------------------------------------------------------------------------------------------- engines
+
+
+def _engine_config(model: str, engine_name: str, max_new_tokens: int, seed: int, max_prompt_tokens: int = 1024):
+    """A run config for a standalone engine (`r1zero.evaluate.build_engine`) and the model's tokenizer."""
+    from r1zero.config import Config
+    from r1zero.models import load_tokenizer
+
+    cfg = Config()
+    cfg.model.name, cfg.model.dtype, cfg.rollout.engine, cfg.train.seed = model, "bf16", engine_name, seed
+    cfg.eval.max_new_tokens, cfg.data.max_prompt_tokens = max_new_tokens, max_prompt_tokens
+    return cfg, load_tokenizer(model)
+
+
+def _build_engine(cfg, model: str, tok, model_path: str | None = None):
+    from r1zero.evaluate import build_engine
+    from r1zero.models import resolve_model
+
+    engine = build_engine(cfg, model_path or resolve_model(model), tok)
+    model_obj = getattr(engine, "model", None)
+    if model_obj is not None:  # hf engine: on the GPU where there is one
+        import torch
+
+        if torch.cuda.is_available():
+            model_obj.to("cuda")
+    return engine
+
+
+def _shutdown(engine) -> None:
+    if hasattr(engine, "shutdown"):
+        engine.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------- pairwise eval
+
+
+def run_pairwise_eval(model: str, data: str, ks: list[int], out_dir: str | Path | None = None,
+                      engine_name: str = "vllm", temperature: float = 0.7, max_new_tokens: int = 192,
+                      limit: int = 0, seed: int = 0, chat: bool = False, wandb_mode: str = "auto",
+                      label: str = "", command: str = "") -> dict:
+    """Pairwise accuracy of `model` as a GRM on the pair rows of `data`, voting over k critiques for each k."""
+    from r1zero.data import load_dataset
+
+    t0 = time.time()
+    pairs = [r for r in load_dataset(data, limit=limit) if len(r.get("responses", [])) == 2]
+    if not pairs:
+        raise ValueError(f"{data}: no pair rows (rows with two `responses`) to evaluate")
+    cfg, tok = _engine_config(model, engine_name, max_new_tokens, seed)
+    engine = _build_engine(cfg, model, tok)
+    sampling = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature)
+    try:
+        t_gen = time.time()
+        votes = vote(engine, tok, pairs, max(ks), sampling, chat)
+        gen_s = time.time() - t_gen
+    finally:
+        _shutdown(engine)
+    result = {"model": model, "data": data, "label": label, "command": command,
+              "settings": {"k": ks, "temperature": temperature, "max_new_tokens": max_new_tokens, "limit": limit,
+                           "seed": seed, "chat": chat, "engine": engine_name, "voting": "sum of parsed scores; "
+                           f"critiques 1..k of {max(ks)} sampled per pair"},
+              "per_k": {str(k): pairwise_accuracy(pairs, votes, k) for k in ks},
+              "generate_s": round(gen_s, 1), "wall_s": round(time.time() - t0, 1)}
+    if out_dir is not None:
+        result["files"] = write_pairwise(result, pairs, votes, Path(out_dir), wandb_mode)
+    return result
+
+
+def pairwise_markdown(result: dict) -> str:
+    from r1zero.report import table
+
+    out = [f"# GRM pairwise accuracy: {result['model']} on {result['data']}", ""]
+    if result.get("command"):
+        out += ["```", result["command"], "```", ""]
+    out += ["Settings: " + ", ".join(f"{k}={v}" for k, v in result["settings"].items()), "",
+            "accuracy: share of pairs whose correct response got the strictly higher summed score over k critiques; "
+            "ties and pairs with no parsed critique count as wrong.", ""]
+    out += table({f"k={k}": m for k, m in result["per_k"].items()}, "voting")
+    out += ["", f"Wall time: {result['wall_s']:.0f} s."]
+    return "\n".join(out) + "\n"
+
+
+def write_pairwise(result: dict, pairs: list[dict], votes: Votes, out_dir: Path, wandb_mode: str) -> dict[str, str]:
+    """results.json, results.md, critiques.jsonl and a W&B run (offline without a key) in `out_dir`."""
+    from r1zero.tracking import wandb_mode as resolve_mode
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"json": str(out_dir / "results.json"), "markdown": str(out_dir / "results.md"),
+             "critiques": str(out_dir / "critiques.jsonl")}
+    with open(files["critiques"], "w", encoding="utf-8") as f:
+        for row, texts, parsed, reasons in zip(pairs, votes.texts, votes.parsed, votes.reasons):
+            f.write(json.dumps({"id": row["id"], "labels": row["labels"], "critiques": texts,
+                                "scores": [list(p) if p else None for p in parsed], "parse": reasons},
+                               ensure_ascii=False) + "\n")
+    mode = resolve_mode(wandb_mode)
+    if mode != "disabled":
+        import wandb
+
+        run = wandb.init(project="r1zero", job_type="grm-eval", dir=str(out_dir), mode=mode, reinit="finish_previous",
+                         name=f"grm-eval-{result['label'] or Path(str(result['model'])).name}",
+                         config={"model": result["model"], "data": result["data"], **result["settings"]})
+        for k, m in result["per_k"].items():
+            run.log({f"grm/pairwise_{name}": v for name, v in m.items()}, step=int(k))
+            run.summary[f"grm/pairwise_accuracy@{k}"] = m["accuracy"]
+        run.log({"grm/pairwise": wandb.Table(columns=["k", *next(iter(result["per_k"].values()))],
+                                             data=[[int(k), *m.values()] for k, m in result["per_k"].items()])})
+        files["wandb_dir"] = str(Path(run.dir).parent)
+        run.finish()
+    Path(files["markdown"]).write_text(pairwise_markdown(result), encoding="utf-8")
+    Path(files["json"]).write_text(json.dumps({**result, "files": files}, indent=1), encoding="utf-8")
+    return files
+
+
+# ---------------------------------------------------------------------------------------------- model reward
+
+
+class JudgeReward:
+    """The `grm_judge` model reward: the completion is one response to the sample's `problem`; `grm.judge_k`
+    critiques are sampled from the judge (its own engine, `grm.judge_engine`) and the parsed scores voted:
+    score = mean parsed score / max_score in [0, 1]; no parsed critique: 0 (info["reason"]). A sample without a
+    `problem`, or a judge prompt longer than the judge's limit, is 0 with info["error"]."""
+
+    def __init__(self, cfg, model_path: str, tokenizer, policy, rank: int, run_dir: Path):
+        import copy
+
+        from r1zero.models import load_tokenizer
+
+        g = cfg.grm
+        self.k, self.max_score = g.judge_k, g.max_score
+        name = g.judge_model or cfg.model.name
+        self.tok = load_tokenizer(name) if g.judge_model else tokenizer
+        self.chat = g.judge_chat  # raw few-shot form by default (see prompts.py "grm")
+        self.max_prompt = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens + 256  # + template and query
+        ecfg = copy.deepcopy(cfg)
+        ecfg.rollout.engine, ecfg.train.seed = g.judge_engine, cfg.train.seed + 1000 + rank
+        ecfg.eval.max_new_tokens, ecfg.data.max_prompt_tokens = g.judge_max_new_tokens, self.max_prompt
+        self.engine = _build_engine(ecfg, name, self.tok, None if g.judge_model else model_path)
+        self.sampling = SamplingParams(max_new_tokens=g.judge_max_new_tokens, temperature=g.judge_temperature)
+        self._stats = {"critiques": 0, "parsed": 0, "items": 0, "score_sum": 0.0, "seconds": 0.0}
+
+    def score(self, texts: list[str], samples: list[dict]) -> tuple[list[float], list[dict]]:
+        t0 = time.time()
+        scores, infos = [0.0] * len(texts), [{} for _ in texts]
+        rows, where = [], []
+        for i, (text, sample) in enumerate(zip(texts, samples)):
+            query = sample.get("problem") if isinstance(sample, dict) else None
+            if not isinstance(query, str) or not query.strip() or not isinstance(text, str):
+                infos[i] = {"error": "grm_judge needs a sample with a `problem` text and a completion string"}
+                continue
+            rows.append({"problem": format_input(query, [text]), "responses": [text], "max_score": self.max_score})
+            where.append(i)
+        ids = judge_prompts(rows, self.tok, self.chat)
+        keep = [j for j, p in enumerate(ids) if len(p) <= self.max_prompt]
+        for j in sorted(set(range(len(rows))) - set(keep)):
+            infos[where[j]] = {"error": f"judge prompt too long ({len(ids[j])} > {self.max_prompt} tokens)"}
+        votes = vote(self.engine, self.tok, [rows[j] for j in keep], self.k, self.sampling, self.chat,
+                     self.max_score, [ids[j] for j in keep]) if keep else Votes([], [], [])
+        for j, parsed, reasons in zip(keep, votes.parsed, votes.reasons):
+            valid = [s[0] for s in parsed if s is not None]
+            i = where[j]
+            scores[i] = sum(valid) / (len(valid) * self.max_score) if valid else 0.0
+            infos[i] = {"votes": valid, "k": self.k}
+            if not valid:
+                infos[i]["reason"] = f"no critique parsed: {reasons[0]}"
+            self._stats["critiques"] += len(parsed)
+            self._stats["parsed"] += len(valid)
+            self._stats["items"] += 1
+            self._stats["score_sum"] += scores[i]
+        self._stats["seconds"] += time.time() - t0
+        return scores, infos
+
+    def metrics(self) -> dict[str, float]:
+        s = self._stats
+        out = {"grm/judge_parse_rate": s["parsed"] / max(s["critiques"], 1),
+               "grm/judge_mean_score": s["score_sum"] / max(s["items"], 1), "timing/judge": s["seconds"]}
+        self._stats = {key: 0 for key in s}
+        return out
+
+    def close(self) -> None:
+        _shutdown(self.engine)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> None:
+    from r1zero.data import DATA_DIR
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="python -m r1zero.grm", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build-data", help="sample and label candidate answers, write grm/{train,test}.jsonl")
+    b.add_argument("--out", default=str(DATA_DIR / "grm"))
+    b.add_argument("--model", default=BUILD["model"])
+    b.add_argument("--seed", type=int, default=BUILD["seed"])
+    b.add_argument("--limit", type=int, default=0, help="first N problems per split (0: all)")
+    b.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
+    e = sub.add_parser("eval", help="pairwise accuracy of a GRM with k-critique voting")
+    e.add_argument("--model", default="smollm2-135m")
+    e.add_argument("--data", default="grm_addition_small_test")
+    e.add_argument("--k", default="1,4,8", help="comma-separated voting sizes")
+    e.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
+    e.add_argument("--temperature", type=float, default=0.7)
+    e.add_argument("--max-new-tokens", type=int, default=192)
+    e.add_argument("--limit", type=int, default=0, help="first N rows (0: all)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--chat", action="store_true", help="the template's chat form (default: raw few-shot form)")
+    e.add_argument("--label", default="", help="a name for the W&B run (e.g. before, after)")
+    e.add_argument("--out", help="output directory (default runs/grm-eval-<time>)")
+    e.add_argument("--wandb-mode", default="auto", choices=["auto", "online", "offline", "disabled"])
+    args = parser.parse_args(argv)
+    command = "python -m r1zero.grm " + " ".join(shlex.quote(a) for a in argv)
+    if args.command == "build-data":
+        result = build_data(args.out, args.model, args.seed, args.limit, args.engine, command)
+    else:
+        ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
+        if not ks or ks[0] < 1:
+            parser.error(f"--k needs positive integers, got {args.k!r}")
+        out = args.out or f"runs/grm-eval-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = run_pairwise_eval(args.model, args.data, ks, out, args.engine, args.temperature,
+                                   args.max_new_tokens, args.limit, args.seed, args.chat, args.wandb_mode,
+                                   args.label, command)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
