@@ -119,9 +119,13 @@ class SealConfig:
     inner_model: str = "policy"  # policy (the current weights, as in SEAL) | initial (the run's starting model)
     lora_rank: int = 8
     lora_alpha: int = 16
-    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
-    inner_steps: int = 4  # epochs over the self-edit
-    inner_lr: float = 1e-3
+    # all linear layers: q/v only with lr 1e-3 moved nothing measurable on the 135M CPU model
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                             "up_proj", "down_proj"])
+    inner_steps: int = 3  # epochs over the self-edit
+    inner_lr: float = 3e-3
+    inner_batch: int = 4  # self-edit lines per inner optimizer step
+    answer_tokens: int = 12  # greedy tokens decoded per closed-book question
     workers: int = 1  # inner-loop worker processes (per rank)
     timeout_s: float = 120.0  # hard wall-clock limit per self-edit (the worker is killed and replaced)
     memory_gib: float = 6.0  # address-space limit per worker

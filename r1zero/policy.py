@@ -166,6 +166,9 @@ class Policy:
     def _optimizer_step(self, mini: Batch) -> dict[str, float]:
         a = self.cfg.algo
         norm = self._all_sum(losses.aggregation_norm(mini.loss_mask, a.loss_agg, self.cfg.rollout.max_new_tokens))
+        # rft with no accepted completion anywhere: a zero gradient, and the step runs at lr 0 (else Adam's momentum
+        # would still move the weights on a step that learned nothing)
+        empty = a.loss == "rft" and self._all_sum(float(mini.loss_mask.sum())) == 0
         scale = float(self.world_size)  # undo DeepSpeed's average over ranks (it also divides by gas: we disable it)
         stats: dict[str, list[torch.Tensor]] = {}
         bad = False
@@ -177,7 +180,7 @@ class Policy:
                 loss = sum(p.sum() for p in self.engine.parameters() if p.requires_grad) * 0.0
             self.engine.backward(loss * scale, scale_wrt_gas=False)
             boundary_norm = self._grad_norm_stage0() if self.engine.is_gradient_accumulation_boundary() else None
-            with self._zero_lr(bad and self.engine.is_gradient_accumulation_boundary()):
+            with self._zero_lr((bad or empty) and self.engine.is_gradient_accumulation_boundary()):
                 self.engine.step()
             for k, v in s.items():
                 stats.setdefault(k, []).append(v.detach().float())

@@ -47,6 +47,22 @@ def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg:
     return {"state": state, "metrics": metrics}
 
 
+def rft_empty_step(model_dir: str) -> dict:
+    """AdamW: an rft update with accepted completions, then one with none accepted; the weights after each."""
+    cfg = load_config(None, [f"model.name={model_dir}", "optim.name=adamw", "optim.lr=1e-2", "train.zero_stage=1",
+                             "train.micro_batch_size=8", "rollout.group_size=4", "train.prompts_per_step=2",
+                             "rollout.max_new_tokens=8", "algo.loss=rft", "rewards.names=grm"])
+    policy = Policy(cfg, model_dir, 1, 0)
+    rollouts, adv = synthetic_rollouts()
+    states = []
+    for accepted in (adv > 0, torch.zeros_like(adv, dtype=torch.bool)):
+        batch = make_batch(rollouts, adv, pad_id=0)
+        batch.loss_mask = batch.loss_mask & accepted[:, None]
+        policy.update(batch)
+        states.append({n: t.detach().clone().float() for n, t in policy.named_parameters_for_sync()})
+    return {"after_accepted": states[0], "after_empty": states[1]}
+
+
 def main() -> None:
     model_dir, out, *specs = sys.argv[1:]
     loss_agg, loss = "token_mean", "pg"
@@ -56,6 +72,9 @@ def main() -> None:
     for spec in specs:
         if spec.startswith("agg="):
             loss_agg = spec[4:]
+            continue
+        if spec == "rft_empty":
+            results[spec] = rft_empty_step(model_dir)
             continue
         if spec.startswith("loss="):
             loss = spec[5:]

@@ -111,3 +111,16 @@ def test_rft_step_is_the_nll_gradient_of_the_accepted_completions(tiny, tmp_path
     expected = {n: base[n] - 0.5 * p.grad for n, p in model.named_parameters() if n in base and p.grad is not None}
     assert _moved({k: full[k] for k in expected}, {k: base[k] for k in expected}) > 1e-4
     assert _max_diff({k: full[k] for k in expected}, expected) < 1e-5
+
+
+def test_rft_step_with_nothing_accepted_leaves_the_weights_alone(tiny, tmp_path):
+    """After a step that moved the weights (Adam momentum is non-zero), an rft step with no accepted completion
+    must not move them (it runs at lr 0)."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "out.pt"
+    got = _run([sys.executable, str(WORKER), tiny, str(out), "rft_empty"], out)["rft_empty"]
+    base = {k: v.float() for k, v in load_file(Path(tiny) / "model.safetensors").items()}
+    first = got["after_accepted"]
+    assert _moved({k: first[k] for k in base if k in first}, {k: base[k] for k in base if k in first}) > 1e-4
+    assert _max_diff(got["after_empty"], first) == 0.0

@@ -1,0 +1,200 @@
+"""SEAL held-out gain before vs after outer-loop training: one command, JSON as the last line of output.
+
+    python benchmarks/bench_seal.py --train launch/configs/seal_rest_cpu.yaml     # before, train (ReST-EM), after
+    python benchmarks/bench_seal.py --trained runs/seal-rest/final_model          # before and a trained model
+    python benchmarks/bench_seal.py                                               # before only
+    python benchmarks/bench_seal.py --trained DIR --reuse-before runs/bench-seal-x/eval-before   # skip "before"
+
+For the base model (`--base`, default smollm2-135m: before outer-loop training) and the trained one (`--trained`, or
+the `final_model` of the `--train CONFIG` run), `python -m r1zero.seal eval` on the held-out passages (`--data`,
+default seal_gsm8k_test, all 50): one greedy self-edit per passage, a LoRA inner update, closed-book accuracy
+before/after the update, forgetting on `seal.forgetting_suite`. The inner loop updates the model that wrote the
+self-edit when the config says `seal.inner_model: policy` (SEAL), or the base model when `initial`.
+Writes <out>/seal_gain.json and seal_gain.md (default benchmarks/results), each evaluation's files under
+<work>/eval-{before,after}/ (default runs/bench-seal-<time>) with an offline W&B run each, and one W&B run for the
+comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+KEYS = ("acc_before", "acc_after", "gain", "logp_gain", "forget_before", "forget_after", "forgetting",
+        "positive_frac", "errors", "timeouts")
+
+
+def train(config: str, work: Path, overrides: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "r1zero.cli", "train", "--config", config, f"log.output_dir={work}",
+           "log.run_name=train", *overrides]
+    print("[bench_seal] " + " ".join(shlex.quote(c) for c in cmd), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_seal: training failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def training_summary(run_dir: Path) -> dict:
+    """Per-step reward, ReST-EM acceptance and the inner loop's own numbers (seal/calls.jsonl) of a run."""
+    from r1zero.tracking import read_metrics
+
+    steps = [r for r in read_metrics(run_dir / "metrics.jsonl") if "reward/mean" in r]
+    calls_path = run_dir / "seal" / "calls.jsonl"
+    calls = [json.loads(x) for x in calls_path.read_text().splitlines()] if calls_path.is_file() else []
+    return {"run_dir": str(run_dir), "steps": len(steps), "reward": [round(r["reward/mean"], 4) for r in steps],
+            "accepted_frac": [round(r["rft/accepted_frac"], 4) for r in steps if "rft/accepted_frac" in r],
+            "train_gain": [round(c["gain"], 4) for c in calls],
+            "train_forgetting": [round(c["forgetting"], 4) for c in calls],
+            "step_s": [round(r["timing/step"], 1) for r in steps]}
+
+
+def paired(before_dir: Path, after_dir: Path) -> dict:
+    """The change in per-passage gain (after - before training) over the same passages, with its standard error."""
+    def gains(d: Path) -> dict[str, float]:
+        rows = [json.loads(x) for x in (d / "edits.jsonl").read_text().splitlines()]
+        return {r["id"]: float(r.get("gain") or 0.0) for r in rows}
+
+    b, a = gains(before_dir), gains(after_dir)
+    diffs = [a[k] - b[k] for k in b if k in a]
+    n = len(diffs)
+    mean = sum(diffs) / max(n, 1)
+    var = sum((x - mean) ** 2 for x in diffs) / max(n - 1, 1)
+    return {"delta_gain": mean, "delta_gain_se": (var / max(n, 1)) ** 0.5, "passages": n,
+            "improved": sum(x > 0 for x in diffs), "worse": sum(x < 0 for x in diffs)}
+
+
+def markdown(res: dict) -> str:
+    b, a = res["before"], res.get("after")
+    out = ["# SEAL knowledge incorporation: held-out gain before vs after outer-loop training", "",
+           f"Held-out data: {res['data']} ({int(b['metrics']['passages'])} passages); base model {res['base']}; "
+           f"trained model {res.get('trained') or '(none)'}; evaluation settings (template, engine, seal.*) from "
+           f"{res['config']}" + (f"; trained with {res['train_config']}" if res.get("train_config") else "") + ".",
+           "", "```", res["command"],
+           "```", ""]
+    head = "| metric | before training |" + (" after training | change |" if a else "")
+    out += [head, "|---|---:|" + ("---:|---:|" if a else "")]
+    for k in (*KEYS, "passages"):
+        row = f"| {k} | {b['metrics'][k]:.4f} |"
+        if a:
+            row += f" {a['metrics'][k]:.4f} | {a['metrics'][k] - b['metrics'][k]:+.4f} |"
+        out.append(row)
+    if res.get("paired"):
+        q = res["paired"]
+        out += ["", f"Paired over the {q['passages']} passages: gain after - before training = "
+                f"{q['delta_gain']:+.4f} +- {q['delta_gain_se']:.4f} (standard error); the gain rose on "
+                f"{q['improved']} passages and fell on {q['worse']}."]
+    out += ["", "acc_before / acc_after: closed-book accuracy on the passage's questions without / with the LoRA "
+            "update on the model's own self-edit (mean over passages); gain = acc_after - acc_before (SEAL's "
+            "reward); logp_gain: change in the gold answer's mean token log-probability; forget_*: accuracy on the "
+            "unrelated forgetting set before / after the update, forgetting = before - after.", ""]
+    for name, r in (("before", b), ("after", a)):
+        if r:
+            out += [f"By question kind ({name} training): " + "; ".join(
+                f"{k}: {v['acc_before']:.3f} -> {v['acc_after']:.3f} ({int(v['questions'])} questions)"
+                for k, v in r["by_kind"].items()), ""]
+    if res.get("training"):
+        t = res["training"]
+        out += ["## Outer-loop training run", "", f"Run: {t['run_dir']} ({t['steps']} steps).", "",
+                f"- reward/mean per step: {t['reward']}",
+                *([f"- rft/accepted_frac per step: {t['accepted_frac']}"] if t["accepted_frac"] else []),
+                f"- inner-loop gain per score call: {t['train_gain']}",
+                f"- forgetting per score call: {t['train_forgetting']}", f"- seconds per step: {t['step_s']}", ""]
+    if res.get("before_reused"):
+        out.append(f"The 'before' column was measured by an earlier run of this bench: {res['before_reused']}.")
+    out.append(f"Eval outputs: {res['work']}; W&B: {res.get('wandb_dir')}. Wall time {res['wall_s']:.0f} s.")
+    return "\n".join(out) + "\n"
+
+
+def log_wandb(res: dict, work: Path, mode: str) -> str | None:
+    from r1zero.tracking import wandb_mode
+
+    mode = wandb_mode(mode)
+    if mode == "disabled":
+        return None
+    import wandb
+
+    run = wandb.init(project="r1zero", job_type="bench-seal", name="bench-seal", dir=str(work), mode=mode,
+                     config={"base": res["base"], "trained": res.get("trained"), "data": res["data"]},
+                     reinit="finish_previous")
+    rows = []
+    for phase in ("before", "after"):
+        if res.get(phase):
+            for k in KEYS:
+                run.summary[f"seal_{phase}/{k}"] = res[phase]["metrics"][k]
+                rows.append([phase, k, res[phase]["metrics"][k]])
+    run.log({"seal_gain": wandb.Table(columns=["phase", "metric", "value"], data=rows)})
+    wandb_dir = str(Path(run.dir).parent)
+    run.finish()
+    return wandb_dir
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base", default="smollm2-135m")
+    p.add_argument("--trained", help="a trained model dir (e.g. runs/<run>/final_model)")
+    p.add_argument("--train", help="train with this config first and evaluate its final_model")
+    p.add_argument("--config", default="launch/configs/seal_rest_cpu.yaml", help="template, engine, seal.* knobs")
+    p.add_argument("--data", default="seal_gsm8k_test")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--work", default=None, help="eval/train outputs (default runs/bench-seal-<time>)")
+    p.add_argument("--reuse-before", help="eval dir of an earlier run of this bench (same base model and settings)")
+    p.add_argument("--wandb-mode", default="offline", choices=["auto", "online", "offline", "disabled"])
+    p.add_argument("overrides", nargs="*", help="config overrides for the evaluations and the training run")
+    args = p.parse_args()
+    from r1zero.config import load_config
+    from r1zero.seal_eval import evaluate
+
+    t0, work = time.time(), Path(args.work or f"runs/bench-seal-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    command = "python benchmarks/bench_seal.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    res: dict = {"command": command, "base": args.base, "data": args.data, "config": args.config, "work": str(work),
+                 "train_config": args.train}
+
+    def run_eval(model: str, phase: str) -> dict:
+        cfg = load_config(args.config, list(args.overrides))
+        inner = model if cfg.seal.inner_model == "policy" else args.base
+        r = evaluate(cfg, model, args.data, work / f"eval-{phase}", limit=args.limit, inner_model=inner,
+                     wandb_mode=args.wandb_mode, command=command)
+        print(f"[bench_seal] {phase}: " + json.dumps({k: round(r['metrics'][k], 4) for k in KEYS}), file=sys.stderr,
+              flush=True)
+        return r
+
+    if args.reuse_before:  # an earlier bench's eval-before with the same settings (the base model is unchanged)
+        res["before"] = json.loads((Path(args.reuse_before) / "results.json").read_text())
+        res["before_reused"] = str(args.reuse_before)
+    else:
+        res["before"] = run_eval(args.base, "before")
+    trained = args.trained
+    if args.train:
+        run = train(args.train, work, list(args.overrides))
+        trained = str(Path(run["run_dir"]) / "final_model")
+        res["training"] = training_summary(Path(run["run_dir"]))
+    if trained and not args.train and (Path(trained).parent / "metrics.jsonl").is_file():
+        res["training"] = training_summary(Path(trained).parent)  # a run's final_model: report that run too
+    if trained:
+        res["trained"] = trained
+        res["after"] = run_eval(trained, "after")
+        res["delta_gain"] = res["after"]["metrics"]["gain"] - res["before"]["metrics"]["gain"]
+        res["paired"] = paired(Path(args.reuse_before or work / "eval-before"), work / "eval-after")
+    res["wall_s"] = round(time.time() - t0, 1)
+    res["wandb_dir"] = log_wandb(res, work, args.wandb_mode)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "seal_gain.json").write_text(json.dumps(res, indent=1))
+    (out / "seal_gain.md").write_text(markdown(res))
+    summary = {"before": {k: res["before"]["metrics"][k] for k in KEYS}, "wall_s": res["wall_s"],
+               "json": str(out / "seal_gain.json"), "wandb_dir": res["wandb_dir"]}
+    if res.get("after"):
+        summary.update(after={k: res["after"]["metrics"][k] for k in KEYS}, delta_gain=res["delta_gain"],
+                       delta_gain_se=res["paired"]["delta_gain_se"])
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
