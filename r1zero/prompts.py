@@ -35,6 +35,18 @@ R1_INSTRUCTION = (
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 PLAIN_INSTRUCTION = "Answer with just the number."
 
+# Two worked examples shared by both forms of the `grm` template (see the comment there).
+GRM_EXAMPLES = (
+    "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\n\nResponse 2: The answer is 5.\n\n"
+    "Principles: A correct response gives the right sum: 2 + 3 = 5.\n"
+    "Critique: Response 1 says 6, which is wrong. Response 2 says 5, which is right.\n"
+    "Scores: \\boxed{2, 9}\n\n"
+    "Question: What is 4 + 4?\n\nResponse 1: 8\n\n"
+    "Principles: A correct response gives the right sum: 4 + 4 = 8.\n"
+    "Critique: Response 1 says 8, which is right.\n"
+    "Scores: \\boxed{10}\n\n"
+)
+
 TEMPLATES: dict[str, Template] = {
     # DeepSeek-R1-Zero (DeepSeek-R1 paper, table 1), with <think> prefilled for base models.
     "r1": Template(
@@ -60,26 +72,12 @@ TEMPLATES: dict[str, Template] = {
         # "</answer>" does for r1 (principles and critique must not contain "}").
         raw=("Grade each response to the question: write principles, a critique, then one score from 1 (wrong) "
              "to 10 (right) per response.\n\n"
-             "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\n\nResponse 2: The answer is 5.\n\n"
-             "Principles: A correct response gives the right sum: 2 + 3 = 5.\n"
-             "Critique: Response 1 says 6, which is wrong. Response 2 says 5, which is right.\n"
-             "Scores: \\boxed{2, 9}\n\n"
-             "Question: What is 4 + 4?\n\nResponse 1: 8\n\n"
-             "Principles: A correct response gives the right sum: 4 + 4 = 8.\n"
-             "Critique: Response 1 says 8, which is right.\n"
-             "Scores: \\boxed{10}\n\n"
+             + GRM_EXAMPLES +
              "{problem}\n\nPrinciples:"),
         user=("Grade each response to the question: write principles, a critique, then one score from 1 (wrong) "
               "to 10 (right) per response. Answer in exactly the form of the examples: start with `Principles:`, "
               "then `Critique:`, and end with the `Scores:` line.\n\n"
-              "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\n\nResponse 2: The answer is 5.\n\n"
-              "Principles: A correct response gives the right sum: 2 + 3 = 5.\n"
-              "Critique: Response 1 says 6, which is wrong. Response 2 says 5, which is right.\n"
-              "Scores: \\boxed{2, 9}\n\n"
-              "Question: What is 4 + 4?\n\nResponse 1: 8\n\n"
-              "Principles: A correct response gives the right sum: 4 + 4 = 8.\n"
-              "Critique: Response 1 says 8, which is right.\n"
-              "Scores: \\boxed{10}\n\n"
+              + GRM_EXAMPLES +
               "Now grade these:\n\n{problem}"),
         prefill="Principles:",
         stop=("}",),
