@@ -252,7 +252,8 @@ def test_key_routes_and_bad_input_are_all_4xx(engine, servers):
         assert http(url, path, {})[0] == 404, path  # vLLM's development routes stay closed
     cases = [  # (path, body, status)
         ("/v1/completions", b"{not json", 400), ("/v1/completions", b"[1, 2]", 400),
-        ("/v1/completions", {**ok, "max_tokens": -1}, 400), ("/v1/completions", {**ok, "temperature": float("nan")}, 400),
+        ("/v1/completions", {**ok, "max_tokens": -1}, 400),
+        ("/v1/completions", {**ok, "temperature": float("nan")}, 400),
         ("/v1/completions", {**ok, "top_p": 5}, 400), ("/v1/completions", {**ok, "prompt": []}, 400),
         ("/v1/completions", {**ok, "prompt": [[10 ** 9]]}, 400), ("/v1/completions", {**ok, "prompt": [[-3]]}, 400),
         ("/v1/completions", {**ok, "prompt": [[5] * 300]}, 400), ("/v1/completions", {**ok, "n": 0}, 400),
@@ -318,7 +319,7 @@ def test_update_info_is_checked_before_anything_is_read(engine, servers, base_mo
 def train_args(model_dir: str, urls: list[str], out: Path, steps: int) -> list[str]:
     return [f"model.name={model_dir}", "model.dtype=fp32", "rollout.engine=server",
             f"rollout.servers={','.join(urls)}", "data.train=addition", "data.chat=false", "data.template=plain",
-            "data.max_prompt_tokens=64", "rollout.group_size=4", "train.prompts_per_step=4",
+            "data.max_prompt_tokens=64", "rollout.group_size=8", "train.prompts_per_step=4",
             "train.micro_batch_size=16", "rollout.max_new_tokens=8", "rollout.sync_check_every=1",
             f"rollout.sync_check_tol={FP32_TOL}", "rewards.names=synthetic_rewards:no_lowercase", "rewards.workers=1",
             f"train.steps={steps}", "optim.lr=1e-2", "eval.before=false", "eval.after=false", "eval.suites=",

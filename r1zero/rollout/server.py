@@ -5,20 +5,20 @@
 The servers are vLLM's own OpenAI server with its RL router (`serve_command()` in vllm_plugin.py builds their
 command line; `launch/train_math.sh --rollout-nodes K` starts them). Each call maps to vLLM's HTTP API:
 
-| Engine call                        | HTTP, on every server (in parallel)                                             |
-|------------------------------------|---------------------------------------------------------------------------------|
-| `generate(prompts, n, sampling)`   | POST /v1/completions: the prompts in contiguous chunks, one per server (load     |
-|                                    | balance), token ids in and out (`return_token_ids`), `logprobs=0`: the sampler's |
-|                                    | logprob of each token, after temperature/top-p/top-k (`--logprobs-mode           |
-|                                    | processed_logprobs`)                                                            |
-| `prompt_logprobs(prompts, compl.)` | POST /v1/completions with `prompt_logprobs=0`, `max_tokens=1` (raw model)        |
-| `load_weights(tensors, version)`   | /pause?mode=wait (drains; clears the KV and prefix caches), /start_weight_update, |
-|                                    | per bucket /update_weights with its bytes on the transport (wire.py: our         |
-|                                    | `r1zero_tcp` on CPU, vLLM's NCCL on GPU; the servers say which), then            |
-|                                    | /finish_weight_update {weight_version}, /resume, and /weight_info must answer    |
-|                                    | `version` on every server (else `WeightSyncError` naming it)                     |
-| `replicas()`                       | one engine per server, so `check_sync` scores the probe on each of them          |
-| `sleep()` / `wake_up()`            | nothing: dedicated servers keep their weights and KV cache between steps          |
+| Engine call                       | HTTP, on every server (in parallel)                                             |
+|-----------------------------------|---------------------------------------------------------------------------------|
+| `generate(prompts, n, sampling)`  | POST /v1/completions: the prompts in contiguous chunks, one per server (load     |
+|                                   | balance), token ids in and out (`return_token_ids`), `logprobs=0`: the          |
+|                                   | sampler's logprob of each token, after temperature/top-p/top-k                  |
+|                                   | (`--logprobs-mode processed_logprobs`)                                          |
+| `prompt_logprobs(prompts, compl)` | POST /v1/completions with `prompt_logprobs=0`, `max_tokens=1` (the raw model)    |
+| `load_weights(tensors, version)`  | /pause?mode=wait (drains; clears the KV and prefix caches), /start_weight_update,|
+|                                   | per bucket /update_weights with its bytes on the transport (wire.py: our        |
+|                                   | `r1zero_tcp` on CPU, vLLM's NCCL on GPU; the servers say which), then           |
+|                                   | /finish_weight_update {weight_version}, /resume; /weight_info must then answer   |
+|                                   | `version` on every server (else `WeightSyncError` naming it)                    |
+| `replicas()`                      | one engine per server, so that `check_sync` scores the probe on each of them    |
+| `sleep()` / `wake_up()`           | nothing: dedicated servers keep their weights and KV cache between steps         |
 
 Every request carries the shared API key (`Authorization: Bearer`); the guard on the server (guard.py) refuses
 anything else. Floating tensors are cast to the servers' dtype on the trainer (half the bytes for an fp32

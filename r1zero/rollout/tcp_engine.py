@@ -66,7 +66,8 @@ class TCPUpdateInfo(WeightTransferUpdateInfo):
 
 def _check_init(d: Any) -> TCPInitInfo:
     if not isinstance(d, dict) or set(d) - {"host", "port", "token", "timeout_s"}:
-        raise TransferRequestError(400, f"init_info must be an object with host, port, token, timeout_s; got {d!r:.200}")
+        raise TransferRequestError(400, f"init_info must be an object with host, port, token, timeout_s; got "
+                                        f"{d!r:.200}")
     info = TCPInitInfo(**d)
     if not (isinstance(info.host, str) and info.host and isinstance(info.port, int) and 0 < info.port < 65536):
         raise TransferRequestError(400, f"init_info needs a host string and a port in 1..65535, got "
@@ -79,8 +80,9 @@ def _check_init(d: Any) -> TCPInitInfo:
 
 
 def _check_update(d: dict, limit_bytes: int) -> tuple[TCPUpdateInfo, list[torch.dtype], int]:
-    if set(d) - {"names", "dtype_names", "shapes", "seq"}:
-        raise TransferRequestError(400, f"unknown update_info keys {sorted(set(d) - {'names', 'dtype_names', 'shapes', 'seq'})}")
+    unknown = set(d) - {"names", "dtype_names", "shapes", "seq"}
+    if unknown:
+        raise TransferRequestError(400, f"unknown update_info keys {sorted(map(str, unknown))[:5]}")
     info = TCPUpdateInfo(**d)
     lists = (info.names, info.dtype_names, info.shapes)
     if not all(isinstance(x, list) for x in lists) or len({len(x) for x in lists}) != 1 or not info.names:

@@ -4,12 +4,12 @@ The control plane is vLLM's RL router (`/init_weight_transfer_engine`, `/start_w
 `/finish_weight_update`, driven by `server.ServerEngine`); the tensors travel beside it. Two transports, one per
 server backend (`vllm serve --weight-transfer-config '{"backend": ...}'`):
 
-| backend      | where        | trainer side (here)                           | server side                               |
-|--------------|--------------|-----------------------------------------------|-------------------------------------------|
-| `r1zero_tcp` | CPU (tests)  | `TCPSender`: one authenticated TCP connection | `tcp_engine.TCPWeightTransferEngine`, our |
-|              | or any net   | per server, raw tensor bytes in framed chunks | plugin (registered by `vllm_plugin`)      |
-| `nccl`       | GPUs         | `NCCLSender`: vLLM's NCCL group (trainer =    | vLLM's `NCCLWeightTransferEngine`         |
-|              |              | rank 0, every server's workers after it)      |                                           |
+| backend      | where       | trainer side (here)                              | server side                          |
+|--------------|-------------|--------------------------------------------------|--------------------------------------|
+| `r1zero_tcp` | CPU, tests  | `TCPSender`: one authenticated TCP connection    | `tcp_engine.TCPWeightTransferEngine` |
+|              |             | per server, raw tensor bytes in framed chunks    | (registered by our plugin)           |
+| `nccl`       | GPUs        | `NCCLSender`: one vLLM NCCL group, the trainer   | vLLM's `NCCLWeightTransferEngine`    |
+|              |             | at rank 0, every server's workers after it       |                                      |
 
 Both follow vLLM's NCCL pattern: the trainer is the rendezvous point (it listens, the servers' workers connect
 while `/init_weight_transfer_engine` is in flight), and each `/update_weights` call (a bucket's names, dtypes and
@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import select
 import socket
 import struct
-import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -210,13 +210,12 @@ class TCPSender:
         """A connection is gone: dropped after a failure, or closed by its server (restarted, or re-initialized by
         another trainer, which displaces this one). Then the caller opens new ones."""
         for url, sock in list(self.socks.items()):
-            try:
-                closed = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-            except BlockingIOError:
-                closed = False  # open, nothing to read: the normal state between updates
+            try:  # between updates a server sends nothing: readable means closed (or garbage)
+                readable = select.select([sock], [], [], 0)[0]
+                closed = bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
             except OSError:
                 closed = True
-            if closed:
+            if closed or readable:
                 self._drop(url)
         return len(self.socks) < len(self.clients)
 
@@ -256,19 +255,19 @@ class NCCLSender:
 
         meta = bucket_meta(bucket)
         posts = [self.fanout.pool.submit(c.post, "/update_weights", {"update_info": meta}) for c in self.clients]
-        done = threading.Event()
-        try:
-            packed_nccl_broadcast_producer(iter(bucket), self.group, src=0, post_iter_func=lambda item: item[1])
-            torch.cuda.current_stream().synchronize()
-            done.set()
-        finally:
-            for f in posts:
-                f.result()  # a server's refusal surfaces here (after the broadcast it never joined: see vLLM's note)
+        for f in posts:  # a request refused before any NCCL call: fail now rather than wait in the broadcast
+            if f.done() and f.exception() is not None:
+                f.result()
+        packed_nccl_broadcast_producer(iter(bucket), self.group, src=0, post_iter_func=lambda item: item[1])
+        torch.cuda.current_stream().synchronize()
+        for f in posts:
+            f.result()
 
-    broken = False
+    broken = False  # a failed NCCL group cannot be told from here; the run stops on the error instead
 
     def close(self) -> None:
-        self.group.destroy() if hasattr(self.group, "destroy") else None
+        if hasattr(self.group, "destroy"):
+            self.group.destroy()
         self.fanout.pool.shutdown(wait=False)
 
 
