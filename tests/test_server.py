@@ -352,7 +352,8 @@ def test_three_training_steps_against_two_servers(servers, model_dir, tmp_path):
     assert all(a - b >= 3 for a, b in zip(after, before))  # each server generated in every step
 
 
-def test_a_server_killed_between_steps_stops_the_run_naming_it(servers, model_dir, tmp_path):  # last: kills one
+@pytest.mark.slow  # another training run (~3 minutes here); the fast test below kills the server directly
+def test_a_server_killed_between_steps_stops_the_run_naming_it(servers, model_dir, tmp_path):  # kills server 1
     from r1zero.tracking import read_metrics
 
     metrics = tmp_path / "kill" / "metrics.jsonl"
@@ -369,9 +370,22 @@ def test_a_server_killed_between_steps_stops_the_run_naming_it(servers, model_di
         t0 = time.monotonic()
         out, err = proc.communicate(timeout=300)
         assert proc.returncode != 0
-        assert f"rollout server {servers.urls[1]} is unreachable" in err, err[-4000:]
+        assert f"rollout server {servers.urls[1]}" in err and "ServerError" in err, err[-4000:]  # names it
         assert time.monotonic() - t0 < 300
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_killed_server_is_named_within_the_timeout(servers, base_model):  # last: kills server 1 (if still up)
+    client = ServerEngine(servers.urls, KEY, timeout_s=30)
+    servers.kill(1)
+    t0 = time.monotonic()
+    with pytest.raises(ServerError, match=rf"rollout server {servers.urls[1]} is unreachable"):
+        client.generate(PROMPTS, 1, SamplingParams(max_new_tokens=2))
+    with pytest.raises(ServerError, match=rf"rollout server {servers.urls[1]}"):
+        client.load_weights(base_model.named_parameters(), version=99)
+    assert time.monotonic() - t0 < 120
+    assert not http(servers.urls[0], "/is_paused")[1]["is_paused"]  # the live server was resumed
+    assert len(ServerEngine(servers.urls[:1], KEY).generate(PROMPTS, 1, SamplingParams(max_new_tokens=2))) == 3

@@ -217,9 +217,8 @@ class ServerEngine:
                 raise ServerError(f"weight transfer backend {self.backend!r} of the servers is not supported by "
                                   f"this client (one of {', '.join(SENDERS)})") from None
         device = "cpu" if self.backend == "r1zero_tcp" else None
-        self._each(lambda s: s.post("/pause", params={"mode": "wait"}))
-        finished = False
         try:
+            self._each(lambda s: s.post("/pause", params={"mode": "wait"}))
             self._each(lambda s: s.post("/start_weight_update"))
             for bucket in iter_buckets(_cast(named_tensors, self.dtype, device), self.bucket_bytes):
                 try:
@@ -227,24 +226,25 @@ class ServerEngine:
                 except TransportError as e:
                     raise ServerError(str(e)) from e
             self._each(lambda s: s.post("/finish_weight_update", {"weight_version": str(version)}))
-            finished = True
-        finally:
-            if not finished:
-                self._abort()
-            self._each(lambda s: s.post("/resume"))
+        except BaseException:
+            self._abandon()
+            raise
+        self._each(lambda s: s.post("/resume"))
         self.weight_versions = self.versions()
         stale = {u: v for u, v in self.weight_versions.items() if v != str(version)}
         if stale:
             raise WeightSyncError(f"after the weight update to version {version}, rollout servers report other "
                                   f"weight versions: {stale}")
 
-    def _abort(self) -> None:
-        """Best effort after a failed update: drop the servers' open update (the guard's watchdog would, later)."""
+    def _abandon(self) -> None:
+        """Best effort after a failed update, on the servers still up: drop their open update and resume them (the
+        guard's watchdog would, later). The update's own error is the one raised."""
         for s in self.servers:
-            try:
-                s.post("/update_weights", {"update_info": {ABORT_KEY: True}}, timeout=30)
-            except ServerError:
-                pass  # the expected answer is a 409 "aborted"
+            for path, body in (("/update_weights", {"update_info": {ABORT_KEY: True}}), ("/resume", None)):
+                try:
+                    s.post(path, body, timeout=30)
+                except ServerError:
+                    pass  # the abort's expected answer is a 409; a dead server answers nothing
 
     # ------------------------------------------------------------------------------------------ misc
     def sleep(self) -> None:
