@@ -8,9 +8,12 @@
 #   --hostfile PATH      DeepSpeed hostfile, one `host slots=N` line per node (launch/hostfile.example)
 #   --nodes N|h1,h2,...  the first N hosts of the hostfile, or these hosts (slots: --num-gpus, else local GPUs)
 #   --num-gpus G         GPUs (ranks) per node (default: the hostfile's slots, or every GPU of this machine)
-#   --rollout-nodes K    the last K nodes run vLLM rollout servers (one per rollout.tensor_parallel_size GPUs);
-#                        training runs on the others with rollout.engine=server rollout.servers=<those servers>
+#   --rollout-nodes K    the last K nodes run `vllm serve` rollout servers (one per rollout.tensor_parallel_size GPUs,
+#                        with r1zero's plugin and guard, weights over vLLM's NCCL transfer); training runs on the
+#                        others with rollout.engine=server rollout.servers=<those servers> rollout.api_key_file=<key>
 #   --rollout-port P     port of the first server on a rollout node, the next ones count up (default 8000)
+#   --rollout-bind ADDR  the address servers listen on (default: the node's name in the hostfile, the address the
+#                        trainer reaches them at; 0.0.0.0 listens on every interface)
 #   --master-port P      torch.distributed rendezvous port on the first host (default 29500)
 #   --run-name NAME      log.run_name: a fixed name resumes from the run's last checkpoint (checkpoint.resume=auto)
 #   --launcher ssh|srun  how commands reach other nodes (default: srun inside a Slurm job, else ssh)
@@ -23,7 +26,9 @@
 # The hostfile and the config (for the real number of ranks) are checked before anything starts.
 # Environment: NCCL_* variables travel to every node; OMP_NUM_THREADS (default 1 per rank); R1ZERO_PYTHON,
 # R1ZERO_DEEPSPEED (interpreter and launcher); R1ZERO_LOCAL_GPUS (instead of nvidia-smi); R1ZERO_GPU_GIB (memory
-# estimate); R1ZERO_SERVER_GPU_UTIL (rollout servers' gpu_memory_utilization, 0.9); R1ZERO_SERVER_TIMEOUT (1800 s).
+# estimate); R1ZERO_SERVER_GPU_UTIL (rollout servers' gpu_memory_utilization, 0.9); R1ZERO_SERVER_TIMEOUT (1800 s);
+# R1ZERO_API_KEY_FILE (the servers' shared key, default runs/launch/rollout-<port>.key, written with a new random
+# key when missing; it must be on the shared filesystem).
 set -euo pipefail
 
 die() { printf 'train_math.sh: %s\n' "$*" >&2; exit 2; }
@@ -50,16 +55,18 @@ abs_path() {  # $1 relative to the caller's directory (else to the repository), 
 }
 
 parse_args() {
-  CONFIG="" HOSTFILE="" NODES="" NUM_GPUS="" ROLLOUT_NODES=0 ROLLOUT_PORT=8000 MASTER_PORT=29500 RUN_NAME=""
+  CONFIG="" HOSTFILE="" NODES="" NUM_GPUS="" ROLLOUT_NODES=0 ROLLOUT_PORT=8000 ROLLOUT_BIND="" MASTER_PORT=29500
+  RUN_NAME=""
   LAUNCHER="" DRY_RUN=0 OVERRIDES=()
   while (($#)); do
     case $1 in
       --config | --hostfile | --nodes | --num-gpus | --num-nodes | --rollout-nodes | --rollout-port | \
-      --master-port | --run-name | --launcher)
+      --rollout-bind | --master-port | --run-name | --launcher)
         (($# >= 2)) || die "$1 needs a value (see --help)"
         case $1 in
           --config) CONFIG=$2 ;; --hostfile) HOSTFILE=$2 ;; --nodes|--num-nodes) NODES=$2 ;;
           --num-gpus) NUM_GPUS=$2 ;; --rollout-nodes) ROLLOUT_NODES=$2 ;; --rollout-port) ROLLOUT_PORT=$2 ;;
+          --rollout-bind) ROLLOUT_BIND=$2 ;;
           --master-port) MASTER_PORT=$2 ;; --run-name) RUN_NAME=$2 ;; --launcher) LAUNCHER=$2 ;;
         esac
         shift 2 ;;
@@ -221,7 +228,7 @@ plan() {  # -> PLAN_HOSTS[], PLAN_ROLES[], PLAN_SCRIPTS[], SERVER_URLS[], HEADER
   local world=$((n_train * gpus)) extra=() info rollout_desc
   if ((ROLLOUT_NODES > 0)); then
     plan_servers "$n_train" "$env" "$cd_root"
-    extra=(rollout.engine=server "rollout.servers=$(IFS=,; echo "${SERVER_URLS[*]}")")
+    extra=(rollout.engine=server "rollout.servers=$(IFS=,; echo "${SERVER_URLS[*]}")" "rollout.api_key_file=$KEY_FILE")
   fi
   info=$(check_config memory "$world" "${OVERRIDES[@]}" "${extra[@]}")
   rollout_desc="rollout.engine=${info%%$'\n'*}"
@@ -240,22 +247,32 @@ plan() {  # -> PLAN_HOSTS[], PLAN_ROLES[], PLAN_SCRIPTS[], SERVER_URLS[], HEADER
 }
 
 plan_servers() {  # plan_servers N_TRAIN ENV CD_ROOT: one vLLM server per tensor_parallel_size GPUs of each rollout node
-  local n_train=$1 env=$2 cd_root=$3 model tp max_len dtype seed i j g k=0 script devices info
+  local n_train=$1 env=$2 cd_root=$3 model tp max_len dtype seed i j g k=0 script devices info cmd
   info=$(check_config rollout 1 "${OVERRIDES[@]}")
   read -r model tp max_len dtype seed <<<"$info"
+  KEY_FILE=${R1ZERO_API_KEY_FILE:-runs/launch/rollout-$ROLLOUT_PORT.key}
   for ((i = n_train; i < ${#HOSTS[@]}; i++)); do
     g=${NUM_GPUS:-${SLOTS[i]}}
     ((g % tp == 0)) || die "rollout node ${HOSTS[i]} has $g GPUs, not a multiple of rollout.tensor_parallel_size=$tp"
     script=""
     for ((j = 0; j < g / tp; j++, k++)); do
       devices=$(seq -s, $((j * tp)) $((j * tp + tp - 1)))
-      script+="$cd_root $env CUDA_VISIBLE_DEVICES=$devices $(quote "$PY" -m r1zero.rollout.server --model "$model" \
-        --host 0.0.0.0 --port $((ROLLOUT_PORT + j)) --seed $((seed + k)) --max-model-len "$max_len" --dtype "$dtype" \
-        --gpu-memory-utilization "${R1ZERO_SERVER_GPU_UTIL:-0.9}" --tensor-parallel-size "$tp") &"$'\n'
+      cmd=$("$PY" -m r1zero.rollout.vllm_plugin --model "$model" --host "${ROLLOUT_BIND:-${HOSTS[i]}}" \
+        --port $((ROLLOUT_PORT + j)) --seed $((seed + k)) --max-model-len "$max_len" --dtype "$dtype" \
+        --gpu-memory-utilization "${R1ZERO_SERVER_GPU_UTIL:-0.9}" --tensor-parallel-size "$tp") ||
+        die "cannot build the vllm serve command (python -m r1zero.rollout.vllm_plugin failed)"
+      script+="$cd_root $env CUDA_VISIBLE_DEVICES=$devices VLLM_SERVER_DEV_MODE=1 \
+R1ZERO_API_KEY_FILE=$(quote "$KEY_FILE") $cmd &"$'\n'
       SERVER_URLS+=("http://${HOSTS[i]}:$((ROLLOUT_PORT + j))")
     done
     PLAN_HOSTS+=("${HOSTS[i]}") PLAN_ROLES+=("rollout, $((g / tp)) vLLM servers") PLAN_SCRIPTS+=("${script}wait")
   done
+}
+
+write_key() {  # a new random key for the servers and the trainer, readable by this user only
+  [[ -s $KEY_FILE ]] && return 0
+  mkdir -p "$(dirname "$KEY_FILE")"
+  (umask 077 && "$PY" -c 'import secrets; print(secrets.token_hex(32))' >"$KEY_FILE")
 }
 
 print_plan() {
@@ -316,6 +333,7 @@ launch() {
   trap stop_all EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  ((${#SERVER_URLS[@]} == 0)) || write_key
   for i in "${!PLAN_HOSTS[@]}"; do
     [[ ${PLAN_ROLES[i]} == rollout* ]] || continue
     run_on "${PLAN_HOSTS[i]}" "${PLAN_SCRIPTS[i]}"

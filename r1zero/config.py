@@ -59,6 +59,10 @@ class RolloutConfig:
     enable_sleep: bool = True  # sleep/wake_up around training where the platform supports it
     enable_prefix_caching: bool = True
     servers: list[str] = field(default_factory=list)  # server engine: http://host:port of each vLLM server
+    # server engine: the file holding the servers' API key (never the key itself: configs are logged); empty: the
+    # environment variable R1ZERO_API_KEY. launch/train_math.sh --rollout-nodes writes one and passes it.
+    api_key_file: str = ""
+    server_timeout_s: float = 600.0  # server engine: the longest any one request may take (a generate call)
     sync_check_every: int = 1  # compare engine vs trainer logprobs on a probe after every N syncs (0: never)
     # max mean |logprob diff| on the probe before the run stops. bf16 engine vs trainer differ by up to ~0.04
     # nats/token here (measured over the CPU default run), so a one-step drift is below the noise; the check

@@ -107,6 +107,8 @@ def init(cfg: Config) -> RunContext:
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
                      eval_pool, None, prefill, stop, tok.pad_token_id)
     _resume(ctx)
+    if getattr(engine, "remote", False) and not ctx.syncs:  # servers may hold anything (another run's weights)
+        sync_weights(ctx, ctx.start_step)
     ctx.tracker = Tracker(run_dir, flatten(cfg), cfg.log.wandb_mode, cfg.log.wandb_project, run_dir.name,
                           run_id=ctx.state.get("wandb_run_id"), enabled=rank == 0)
     if rank == 0:
@@ -148,17 +150,35 @@ def make_engine(cfg: Config, policy, tok, model_path: str, world: int):
         return VLLMEngine(model_path, cfg.rollout, seed=cfg.train.seed + policy.rank, max_model_len=max_len)
     from r1zero.rollout.server import ServerEngine
 
-    return ServerEngine(cfg.rollout.servers)
+    return ServerEngine(cfg.rollout.servers, api_key(cfg.rollout.api_key_file), timeout_s=cfg.rollout.server_timeout_s)
+
+
+def api_key(path: str) -> str:
+    """The rollout servers' key: the file `rollout.api_key_file`, else the environment variable R1ZERO_API_KEY."""
+    if path:
+        try:
+            key = Path(path).read_text().strip()
+        except OSError as e:
+            raise FileNotFoundError(f"rollout.api_key_file={path}: cannot read the servers' API key ({e})") from e
+    else:
+        key = os.environ.get("R1ZERO_API_KEY", "").strip()
+    if not key:
+        raise ValueError("rollout.engine=server needs the servers' API key: set rollout.api_key_file=FILE (what "
+                         "launch/train_math.sh --rollout-nodes does) or the environment variable R1ZERO_API_KEY")
+    return key
 
 
 def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
-    """Push the policy's weights into the engine (skipped for the hf engine, which shares the module)."""
+    """Push the policy's weights into the engine (skipped for the hf engine, which shares the module). `step`: the
+    optimizer steps the weights have taken; a remote engine's servers report it as their weight version."""
     if ctx.cfg.rollout.engine == "hf":
         return {}
     params = ctx.policy.named_parameters_for_sync()  # collective under ZeRO-3: every rank iterates it
-    if ctx.cfg.rollout.engine == "server" and ctx.rank != 0:
+    if getattr(ctx.engine, "remote", False) and ctx.rank != 0:
         for _ in params:  # remote servers are shared by all ranks: rank 0 pushes, the others only gather
             pass
+    elif getattr(ctx.engine, "remote", False):
+        ctx.engine.load_weights(params, version=step)
     else:
         ctx.engine.load_weights(params)
     _barrier(ctx.world_size)

@@ -61,7 +61,7 @@ def train(cfg: Config) -> dict:
             ctx.engine.wake_up()
         # 8. push the new weights into the rollout engine (no-op for the hf engine: it shares the module)
         with timers("sync"):
-            metrics.update(runtime.sync_weights(ctx, step))
+            metrics.update(runtime.sync_weights(ctx, step + 1))
         # 9. log: one step, all sinks (rank 0)
         metrics.update(scores.metrics)
         metrics.update(gen_stats)

@@ -155,22 +155,33 @@ DRY_RUN_ROLLOUT_NODE = """\
 # memory per GPU (r1zero/memory.py estimate): 74.3 GiB of 80 GiB
 # hostfile: {hostfile}; launcher: ssh to the other nodes; each node runs the lines under its name
 # gpu-b: rollout, 2 vLLM servers
-cd {root} && {env} CUDA_VISIBLE_DEVICES=0 {py} -m r1zero.rollout.server --model Qwen/Qwen2.5-7B --host 0.0.0.0 \
---port 9000 --seed 0 --max-model-len 3512 --dtype auto --gpu-memory-utilization 0.9 --tensor-parallel-size 1 &
-cd {root} && {env} CUDA_VISIBLE_DEVICES=1 {py} -m r1zero.rollout.server --model Qwen/Qwen2.5-7B --host 0.0.0.0 \
---port 9001 --seed 1 --max-model-len 3512 --dtype auto --gpu-memory-utilization 0.9 --tensor-parallel-size 1 &
+cd {root} && {env} CUDA_VISIBLE_DEVICES=0 VLLM_SERVER_DEV_MODE=1 R1ZERO_API_KEY_FILE=runs/launch/rollout-9000.key \
+{serve0} &
+cd {root} && {env} CUDA_VISIBLE_DEVICES=1 VLLM_SERVER_DEV_MODE=1 R1ZERO_API_KEY_FILE=runs/launch/rollout-9000.key \
+{serve1} &
 wait
 # then, from here: wait until http://gpu-b:9000 http://gpu-b:9001 answer /health (up to 1800 s)
 # gpu-a: training node_rank 0 (master)
 cd {root} && {env} {ds} --hostfile {hostfile} --no_ssh --node_rank 0 --num_nodes 1 --num_gpus 2 \
 --master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero.train \
 --config launch/configs/qwen2.5-7b_math_2x8gpu.yaml 'rollout.stop=</answer>' rollout.engine=server \
-rollout.servers=http://gpu-b:9000,http://gpu-b:9001
+rollout.servers=http://gpu-b:9000,http://gpu-b:9001 rollout.api_key_file=runs/launch/rollout-9000.key
 """
 
 
-def expected(template: str, hostfile: Path, env: str = ENV_LINE) -> str:
-    return template.format(root=ROOT, env=env, ds=DS, py=PY, hostfile=hostfile)
+def serve(port: int, seed: int, host: str = "gpu-b") -> str:
+    """The rollout server's command as r1zero.rollout.vllm_plugin.serve_command builds it (vllm serve, the guard,
+    vLLM's NCCL weight transfer, the recipe's model, length and dtype)."""
+    import shlex
+
+    from r1zero.rollout.vllm_plugin import serve_command
+
+    return shlex.join(serve_command("Qwen/Qwen2.5-7B", host, port, seed=seed, max_model_len=3512, python=PY))
+
+
+def expected(template: str, hostfile: Path, env: str = ENV_LINE, host: str = "gpu-b") -> str:
+    return template.format(root=ROOT, env=env, ds=DS, py=PY, hostfile=hostfile, serve0=serve(9000, 0, host),
+                           serve1=serve(9001, 1, host))
 
 
 def test_dry_run_two_nodes_prints_each_node_s_command(tmp_path):
@@ -190,6 +201,13 @@ def test_dry_run_dedicated_rollout_node(tmp_path):
                       env=script_env(NCCL_SOCKET_IFNAME="ib0"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == expected(DRY_RUN_ROLLOUT_NODE, hostfile, ENV_LINE + " NCCL_SOCKET_IFNAME=ib0")
+    assert "--host gpu-b --port 9000" in proc.stdout and "0.0.0.0" not in proc.stdout  # the node's own address
+    assert " --middleware r1zero.rollout.guard.Guard " in proc.stdout
+    assert """--weight-transfer-config '{"backend": "nccl"}'""" in proc.stdout
+    bound = run_script(["--hostfile", hostfile, "--config", "launch/configs/qwen2.5-7b_math_2x8gpu.yaml",
+                        "--rollout-nodes", "1", "--rollout-bind", "10.0.0.7", "--dry-run"])
+    assert bound.returncode == 0, bound.stderr
+    assert "--host 10.0.0.7 --port 8000" in bound.stdout and "rollout.servers=http://gpu-b:8000," in bound.stdout
 
 
 def test_no_gpu_no_hostfile_is_the_single_process_cpu_run():

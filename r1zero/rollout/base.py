@@ -41,7 +41,10 @@ class Rollout:
 
 
 class Engine(Protocol):
-    """A generation backend. Implementations: `rollout/hf.py` (transformers), `rollout/vllm.py`, `rollout/server.py`."""
+    """A generation backend. Implementations: `rollout/hf.py` (transformers), `rollout/vllm.py`, `rollout/server.py`.
+
+    An engine with `remote = True` (server.py) runs elsewhere and is shared by all ranks: rank 0 alone pushes its
+    weights (`load_weights(tensors, version=step)`), and its `sleep`/`wake_up` do nothing."""
 
     def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
         """`prompts` are token id lists (templates already applied). Returns len(prompts) * n rollouts, prompt-major."""

@@ -1,296 +1,279 @@
-"""Rollouts from vLLM servers in other processes or on other nodes, and weight updates pushed to them over HTTP.
+"""Rollouts from `vllm serve` rollout servers on other processes or nodes: the client, an `Engine`.
 
-Server (one per node / GPU group; it wraps `VLLMEngine`, so it generates and loads weights exactly as the
-in-process engine does):
+    ServerEngine(["http://node3:8000", "http://node3:8001"], api_key)
 
-    python -m r1zero.rollout.server --model DIR --port 8000 [--host 0.0.0.0] [--max-model-len 2048]
+The servers are vLLM's own OpenAI server with its RL router (`serve_command()` in vllm_plugin.py builds their
+command line; `launch/train_math.sh --rollout-nodes K` starts them). Each call maps to vLLM's HTTP API:
 
-Client (an `Engine`): `ServerEngine(["http://node2:8000", "http://node3:8000"])`. `generate` splits the prompts
-into contiguous chunks, one per server, run in parallel, and reassembles them in order. `load_weights` streams
-the trainer's tensors in buckets: each bucket is encoded once in the safetensors format (cast to the server's
-dtype, which halves the bytes for an fp32 trainer and rounds exactly as the server's own cast would) and posted
-to every server; a server applies it with `VLLMEngine.update_weights`, and the update is checked for
-completeness at the end. Extra memory on the trainer side: one encoded bucket.
+| Engine call                       | HTTP, on every server (in parallel)                                             |
+|-----------------------------------|---------------------------------------------------------------------------------|
+| `generate(prompts, n, sampling)`  | POST /v1/completions: the prompts in contiguous chunks, one per server (load     |
+|                                   | balance), token ids in and out (`return_token_ids`), `logprobs=0`: the          |
+|                                   | sampler's logprob of each token, after temperature/top-p/top-k                  |
+|                                   | (`--logprobs-mode processed_logprobs`)                                          |
+| `prompt_logprobs(prompts, compl)` | POST /v1/completions with `prompt_logprobs=0`, `max_tokens=1` (the raw model)    |
+| `load_weights(tensors, version)`  | /pause?mode=wait (drains; clears the KV and prefix caches), /start_weight_update,|
+|                                   | per bucket /update_weights with its bytes on the transport (wire.py: our        |
+|                                   | `r1zero_tcp` on CPU, vLLM's NCCL on GPU; the servers say which), then           |
+|                                   | /finish_weight_update {weight_version}, /resume; /weight_info must then answer   |
+|                                   | `version` on every server (else `WeightSyncError` naming it)                    |
+| `replicas()`                      | one engine per server, so that `check_sync` scores the probe on each of them    |
+| `sleep()` / `wake_up()`           | nothing: dedicated servers keep their weights and KV cache between steps         |
 
-Transport: HTTP on loopback or the cluster network; it works everywhere (CPU tests included). On GPU clusters
-the fast path is NCCL from the trainer's GPUs straight into the servers' (vLLM's `NCCLWeightTransferEngine`,
-`vllm serve --weight-transfer-config '{"backend": "nccl"}'`); `ServerEngine(transport="nccl")` is not
-implemented yet and says so.
-
-Protocol (JSON unless noted): GET /health; POST /generate, /prompt_logprobs, /weights/begin,
-/weights/bucket (body: safetensors bytes), /weights/finish, /sleep, /wake_up. Errors come back as
-`{"error": ...}` with a 4xx/5xx status and are raised by the client as `ServerError` naming the server.
-No pickle: only JSON and safetensors cross the wire.
+Every request carries the shared API key (`Authorization: Bearer`); the guard on the server (guard.py) refuses
+anything else. Floating tensors are cast to the servers' dtype on the trainer (half the bytes for an fp32
+trainer; the same rounding as the server's own cast), one bucket at a time. Errors raise `ServerError` naming the
+server; every call has a timeout, so a dead or stalled server fails the step instead of hanging it.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import socket
-import struct
-import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterable, Iterator
 
 import torch
 
 from r1zero.rollout.base import Rollout, SamplingParams
 from r1zero.rollout.sync import WeightSyncError, iter_buckets
+from r1zero.rollout.wire import ABORT_KEY, SENDERS, TransportError
 
 DEFAULT_BUCKET_BYTES = 256 * 2 ** 20
-_ST_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16", torch.float64: "F64",
-              torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
-              torch.bool: "BOOL"}
+HINT_DOWN = ("is its `vllm serve` running? (launch/train_math.sh --rollout-nodes starts them; rollout.servers "
+             "lists them)")
 
 
 class ServerError(RuntimeError):
-    """A rollout server is unreachable, timed out, or failed a request (the message names it)."""
+    """A rollout server is unreachable, timed out, or refused a request (the message names it)."""
 
 
-# ------------------------------------------------------------------------------------------ wire format
+class _Server:
+    """One server: authenticated JSON calls with a timeout, errors as `ServerError` naming it."""
 
+    def __init__(self, url: str, api_key: str, timeout_s: float):
+        self.url, self.timeout_s = url.rstrip("/"), timeout_s
+        self._auth = f"Bearer {api_key}"
 
-def encode_safetensors(tensors: list[tuple[str, torch.Tensor]]) -> list[bytes]:
-    """The safetensors file for `tensors`, as chunks (header first): one copy of the data, no join."""
-    header, chunks, offset = {}, [], 0
-    for name, t in tensors:
-        t = t.detach().to("cpu").contiguous()
-        data = t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": _ST_DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)  # the format aligns the data on 8 bytes
-    return [struct.pack("<Q", len(head)), head, *chunks]
-
-
-def decode_safetensors(body: bytes) -> list[tuple[str, torch.Tensor]]:
-    from safetensors.torch import load
-
-    return list(load(body).items())
-
-
-# ---------------------------------------------------------------------------------------------- client
-
-
-class ServerEngine:
-    """An `Engine` backed by one or more rollout servers (see the module docstring)."""
-
-    def __init__(self, urls: list[str], timeout_s: float = 600.0, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
-                 transport: str = "http"):
-        if transport != "http":
-            raise NotImplementedError(f"transport={transport!r}: only HTTP weight transfer is implemented. For NCCL "
-                                      "on GPU clusters use vLLM's NCCLWeightTransferEngine (vllm serve "
-                                      "--weight-transfer-config '{\"backend\": \"nccl\"}')")
-        if not urls:
-            raise ValueError("ServerEngine needs at least one server URL (rollout.servers)")
-        self.urls = [u.rstrip("/") for u in urls]
-        self.timeout_s = timeout_s
-        self.bucket_bytes = bucket_bytes
-        self.info = self._all("GET", "/health")  # fails early, naming the server, if one is down
-        self._pool = ThreadPoolExecutor(max_workers=len(self.urls))
-
-    # ----------------------------------------------------------------------------------------- transport
-    def _call(self, url: str, method: str, path: str, payload=None, body: Iterable[bytes] | None = None):
-        headers = {}
-        data = None
-        if payload is not None:
-            data, headers["Content-Type"] = json.dumps(payload).encode(), "application/json"
-        elif body is not None:
-            chunks = list(body)
-            data, headers["Content-Type"] = chunks, "application/octet-stream"
-            headers["Content-Length"] = str(sum(len(c) for c in chunks))
-        req = urllib.request.Request(url + path, data=data, method=method, headers=headers)
+    def call(self, method: str, path: str, payload=None, params: dict | None = None, timeout: float | None = None):
+        url = self.url + path + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": self._auth, "Content-Type": "application/json"})
+        wait = timeout or self.timeout_s
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=wait) as resp:
                 return json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")
             try:
-                detail = json.loads(detail)["error"]
-            except (ValueError, KeyError):
+                err = json.loads(detail).get("error", detail)
+                detail = err.get("message", err) if isinstance(err, dict) else err
+            except (ValueError, AttributeError):
                 pass
-            raise ServerError(f"rollout server {url} failed {method} {path} (HTTP {e.code}): {detail}") from e
+            if e.code == 401:
+                raise ServerError(f"rollout server {self.url} refused the API key (HTTP 401): give the trainer the "
+                                  f"key its servers were started with (rollout.api_key_file or R1ZERO_API_KEY)") from e
+            raise ServerError(f"rollout server {self.url} failed {method} {path} (HTTP {e.code}): {detail}") from e
         except (socket.timeout, TimeoutError) as e:
-            raise ServerError(f"rollout server {url} did not answer {method} {path} within {self.timeout_s}s") from e
+            raise ServerError(f"rollout server {self.url} did not answer {method} {path} within {wait:.0f}s") from e
         except (urllib.error.URLError, ConnectionError) as e:
             reason = getattr(e, "reason", e)
-            raise ServerError(f"rollout server {url} is unreachable ({reason}): start it with `python -m "
-                              f"r1zero.rollout.server --model DIR --port PORT` there, or fix rollout.servers") from e
+            raise ServerError(f"rollout server {self.url} is unreachable ({reason}): {HINT_DOWN}") from e
 
-    def _all(self, method: str, path: str, payload=None, body=None) -> list:
-        if len(self.urls) == 1 or not hasattr(self, "_pool"):
-            return [self._call(u, method, path, payload, body) for u in self.urls]
-        futures = [self._pool.submit(self._call, u, method, path, payload, body) for u in self.urls]
+    def post(self, path: str, payload=None, timeout: float | None = None, params: dict | None = None):
+        return self.call("POST", path, payload, params, timeout)
+
+    def get(self, path: str, params: dict | None = None):
+        return self.call("GET", path, params=params)
+
+
+def completion_body(model: str, prompts: list[list[int]], n: int, s: SamplingParams, **extra) -> dict:
+    greedy = s.greedy or s.temperature == 0
+    return {"model": model, "prompt": prompts, "n": n, "max_tokens": s.max_new_tokens,
+            "temperature": 0.0 if greedy else s.temperature, "top_p": 1.0 if greedy else s.top_p,
+            "top_k": 0 if greedy or s.top_k <= 0 else s.top_k, "stop": list(s.stop) or None,
+            "include_stop_str_in_output": True, "skip_special_tokens": True, "logprobs": 0,
+            "return_token_ids": True, **extra}
+
+
+def rollouts_of(res: dict, prompts: list[list[int]], n: int, start: int) -> list[Rollout]:
+    """`len(prompts) * n` rollouts of one completions response (choice `index` = prompt * n + sample)."""
+    choices = sorted(res["choices"], key=lambda c: c["index"])
+    if len(choices) != len(prompts) * n:
+        raise ServerError(f"the server returned {len(choices)} completions for {len(prompts)} prompts x {n}")
+    out = []
+    for c in choices:
+        i = c["index"] // n
+        ids = list(c["token_ids"] or [])
+        lps = (c.get("logprobs") or {}).get("token_logprobs")
+        out.append(Rollout(prompt_index=start + i, prompt_ids=list(prompts[i]), completion_ids=ids, text=c["text"],
+                           finish_reason="length" if c["finish_reason"] == "length" else "stop",
+                           logprobs=[float(x) for x in lps] if lps is not None else None))
+    return out
+
+
+class ServerEngine:
+    """An `Engine` backed by one or more `vllm serve` rollout servers (see the module docstring)."""
+
+    remote = True  # the loop's cue: rank 0 alone pushes weights, nothing sleeps
+
+    def __init__(self, urls: list[str], api_key: str, timeout_s: float = 600.0,
+                 bucket_bytes: int = DEFAULT_BUCKET_BYTES):
+        if not urls:
+            raise ValueError("ServerEngine needs at least one server URL (rollout.servers)")
+        if not api_key:
+            raise ValueError("ServerEngine needs the servers' API key (rollout.api_key_file or R1ZERO_API_KEY)")
+        self.servers = [_Server(u, api_key, timeout_s) for u in urls]
+        self.timeout_s, self.bucket_bytes = timeout_s, bucket_bytes
+        self._pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="r1zero-server")
+        infos = self._each(lambda s: s.get("/server_info", {"config_format": "json"})["vllm_config"])
+        self.model = infos[0]["model_config"]["model"]
+        self.dtype = getattr(torch, str(infos[0]["model_config"]["dtype"]).removeprefix("torch."))
+        backends = {s.url: (i.get("weight_transfer_config") or {}).get("backend") for s, i in zip(self.servers, infos)}
+        if None in backends.values() or len(set(backends.values())) > 1:
+            raise ServerError(f"rollout servers must all be started with the same --weight-transfer-config (got "
+                              f"{backends}): start them with the launcher's command (vllm_plugin.serve_command)")
+        self.backend = next(iter(backends.values()))
+        models = {s.url: i["model_config"]["model"] for s, i in zip(self.servers, infos)}
+        if len(set(models.values())) > 1:
+            raise ServerError(f"rollout servers serve different models: {models}")
+        self.served_name = self.servers[0].get("/v1/models")["data"][0]["id"]
+        self.weight_versions = self.versions()
+        self._sender = None
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _each(self, fn, servers=None) -> list:
+        """`fn(server)` on every server in parallel; the first failure is raised after all have answered."""
+        futures = [self._pool.submit(fn, s) for s in (servers or self.servers)]
+        errors = [f.exception() for f in futures]
+        for e in errors:
+            if e is not None:
+                raise e
         return [f.result() for f in futures]
 
-    def _split(self, n_items: int) -> list[tuple[str, int, int]]:
-        """Contiguous (url, start, end) chunks, sizes differing by at most one; empty chunks dropped."""
-        k = len(self.urls)
-        bounds = [n_items * i // k for i in range(k + 1)]
-        return [(u, bounds[i], bounds[i + 1]) for i, u in enumerate(self.urls) if bounds[i + 1] > bounds[i]]
+    def _split(self, n_items: int, servers: list[_Server] | None = None) -> list[tuple[_Server, int, int]]:
+        """Contiguous (server, start, end) chunks, sizes differing by at most one; empty chunks dropped."""
+        servers = servers or self.servers
+        bounds = [n_items * i // len(servers) for i in range(len(servers) + 1)]
+        return [(s, bounds[i], bounds[i + 1]) for i, s in enumerate(servers) if bounds[i + 1] > bounds[i]]
 
-    def _scatter(self, path: str, payload_fn, n_items: int) -> list[tuple[int, dict]]:
-        parts = self._split(n_items)
-        futures = [self._pool.submit(self._call, u, "POST", path, payload_fn(a, b)) for u, a, b in parts]
-        return [(a, f.result()) for (_, a, _), f in zip(parts, futures)]
+    def versions(self) -> dict[str, str]:
+        return dict(zip((s.url for s in self.servers), self._each(lambda s: s.get("/weight_info")["weight_version"])))
 
-    # ------------------------------------------------------------------------------------------- engine
+    # ------------------------------------------------------------------------------------- generation
     def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
-        s = dataclasses.asdict(sampling)
-        out: list[Rollout] = []
-        for start, res in self._scatter("/generate", lambda a, b: {"prompts": prompts[a:b], "n": n, "sampling": s},
-                                        len(prompts)):
-            for r in res["rollouts"]:
-                r["prompt_index"] += start
-                out.append(Rollout(**r))
-        return out
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if not prompts:
+            return []
+        parts = self._split(len(prompts))
 
-    def prompt_logprobs(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> list[list[float]]:
+        def run(part):
+            s, a, b = part
+            res = s.post("/v1/completions", completion_body(self.served_name, prompts[a:b], n, sampling))
+            return rollouts_of(res, prompts[a:b], n, a)
+        futures = [self._pool.submit(run, p) for p in parts]
+        return [r for f in futures for r in f.result()]
+
+    def prompt_logprobs(self, prompt_ids: list[list[int]], completion_ids: list[list[int]],
+                        servers: list[_Server] | None = None) -> list[list[float]]:
+        """The servers' (raw model) logprob of each completion token given its prompt and the tokens before it."""
         if len(prompt_ids) != len(completion_ids):
             raise ValueError(f"{len(prompt_ids)} prompts but {len(completion_ids)} completions")
-        out: list[list[float]] = []
-        for _, res in self._scatter("/prompt_logprobs", lambda a, b: {"prompt_ids": prompt_ids[a:b],
-                                                                      "completion_ids": completion_ids[a:b]},
-                                    len(prompt_ids)):
-            out.extend(res["logprobs"])
-        return out
+        if any(not p for p in prompt_ids):
+            raise ValueError("prompt_logprobs: every prompt needs at least one token")
+        seqs = [list(p) + list(c) for p, c in zip(prompt_ids, completion_ids)]
 
-    def load_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
-        """Push every weight to every server, one safetensors bucket per request (see module docstring)."""
-        dtype = getattr(torch, self.info[0].get("dtype", "float32"))
-        self._all("POST", "/weights/begin", {})
-        for bucket in iter_buckets(_cast(named_tensors, dtype), self.bucket_bytes):
-            self._all("POST", "/weights/bucket", body=encode_safetensors(bucket))
-        self.info = [{**i, **r} for i, r in zip(self.info, self._all("POST", "/weights/finish", {}))]
+        def run(part):
+            s, a, b = part
+            res = s.post("/v1/completions", {"model": self.served_name, "prompt": seqs[a:b], "max_tokens": 1,
+                                             "temperature": 0.0, "prompt_logprobs": 0})
+            out = []
+            for c, seq, p in zip(sorted(res["choices"], key=lambda c: c["index"]), seqs[a:b], prompt_ids[a:b]):
+                out.append([c["prompt_logprobs"][t][str(seq[t])]["logprob"] for t in range(len(p), len(seq))])
+            return out
+        futures = [self._pool.submit(run, p) for p in self._split(len(seqs), servers)]
+        return [lp for f in futures for lp in f.result()]
 
+    def replicas(self) -> list[tuple[str, "_Replica"]]:
+        return [(f"rollout server {s.url}", _Replica(self, s)) for s in self.servers]
+
+    # ---------------------------------------------------------------------------------- weight update
+    def load_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]], version: int | None = None) -> None:
+        """Push every weight to every server as one update; afterwards each server's weight version is `version`
+        (default: the last one + 1). See the module docstring for the calls."""
+        if version is None:
+            last = next(iter(self.weight_versions.values()))
+            version = int(last) + 1 if str(last).isdigit() else 0
+        if self._sender is None or self._sender.broken:
+            if self._sender is not None:
+                self._sender.close()
+            try:
+                self._sender = SENDERS[self.backend](self.servers, self.timeout_s)
+            except KeyError:
+                raise ServerError(f"weight transfer backend {self.backend!r} of the servers is not supported by "
+                                  f"this client (one of {', '.join(SENDERS)})") from None
+        device = "cpu" if self.backend == "r1zero_tcp" else None
+        try:
+            self._each(lambda s: s.post("/pause", params={"mode": "wait"}))
+            self._each(lambda s: s.post("/start_weight_update"))
+            for bucket in iter_buckets(_cast(named_tensors, self.dtype, device), self.bucket_bytes):
+                try:
+                    self._sender.send(bucket)
+                except TransportError as e:
+                    raise ServerError(str(e)) from e
+            self._each(lambda s: s.post("/finish_weight_update", {"weight_version": str(version)}))
+        except BaseException:
+            self._abandon()
+            raise
+        self._each(lambda s: s.post("/resume"))
+        self.weight_versions = self.versions()
+        stale = {u: v for u, v in self.weight_versions.items() if v != str(version)}
+        if stale:
+            raise WeightSyncError(f"after the weight update to version {version}, rollout servers report other "
+                                  f"weight versions: {stale}")
+
+    def _abandon(self) -> None:
+        """Best effort after a failed update, on the servers still up: drop their open update and resume them (the
+        guard's watchdog would, later). The update's own error is the one raised."""
+        for s in self.servers:
+            for path, body in (("/update_weights", {"update_info": {ABORT_KEY: True}}), ("/resume", None)):
+                try:
+                    s.post(path, body, timeout=30)
+                except ServerError:
+                    pass  # the abort's expected answer is a 409; a dead server answers nothing
+
+    # ------------------------------------------------------------------------------------------ misc
     def sleep(self) -> None:
-        self._all("POST", "/sleep", {})
+        """Nothing: a dedicated server keeps its weights and KV cache while the trainer runs."""
 
     def wake_up(self) -> None:
-        self._all("POST", "/wake_up", {})
+        """Nothing (see `sleep`)."""
+
+    def shutdown(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+        self._pool.shutdown(wait=False)
 
 
-def _cast(named_tensors, dtype: torch.dtype) -> Iterator[tuple[str, torch.Tensor]]:
-    """Floating tensors in the server's dtype; the cast also copies, so the caller's tensors may be freed."""
+class _Replica:
+    """One server of a `ServerEngine`, as an engine `check_sync` can score the probe with."""
+
+    def __init__(self, engine: ServerEngine, server: _Server):
+        self.engine, self.server = engine, server
+
+    def prompt_logprobs(self, prompt_ids, completion_ids):
+        return self.engine.prompt_logprobs(prompt_ids, completion_ids, servers=[self.server])
+
+
+def _cast(named_tensors, dtype: torch.dtype, device) -> Iterator[tuple[str, torch.Tensor]]:
+    """Floating tensors in the server's dtype, contiguous, on `device` (None: where they are). Always a copy, so
+    that the caller's tensors (a ZeRO-3 gather) may be freed as soon as the next one is asked for."""
     for name, t in named_tensors:
         t = t.detach()
-        yield name, (t.to(dtype, copy=True) if t.is_floating_point() else t.clone())
-
-
-# ---------------------------------------------------------------------------------------------- server
-
-
-class _Handler(BaseHTTPRequestHandler):
-    engine = None  # VLLMEngine, set by serve()
-    lock = threading.Lock()  # one engine call at a time; /health answers without it
-    model = ""
-
-    def log_message(self, fmt, *args):  # quiet: one line per request is noise in training logs
-        pass
-
-    def _reply(self, status: int, obj) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        if self.path != "/health":
-            return self._reply(404, {"error": f"no GET {self.path}"})
-        e = self.engine
-        self._reply(200, {"ok": True, "model": self.model, "weight_version": e.weight_version,
-                          "dtype": str(e.llm.llm_engine.model_config.dtype).replace("torch.", ""),
-                          "busy": self.lock.locked()})
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        route = _ROUTES.get(self.path)
-        if route is None:
-            return self._reply(404, {"error": f"no POST {self.path}"})
-        try:
-            with self.lock:
-                result = route(self.engine, body)
-        except (WeightSyncError, ValueError, TypeError, KeyError) as e:
-            return self._reply(400 if not isinstance(e, WeightSyncError) else 409,
-                               {"error": f"{type(e).__name__}: {e}"})
-        except Exception as e:  # noqa: BLE001 - reported to the client, which raises it
-            return self._reply(500, {"error": f"{type(e).__name__}: {e}"})
-        self._reply(200, result)
-
-
-def _generate(engine, body: bytes) -> dict:
-    req = json.loads(body)
-    rollouts = engine.generate(req["prompts"], int(req["n"]), SamplingParams(**req["sampling"]))
-    return {"rollouts": [dataclasses.asdict(r) for r in rollouts]}
-
-
-def _prompt_logprobs(engine, body: bytes) -> dict:
-    req = json.loads(body)
-    return {"logprobs": engine.prompt_logprobs(req["prompt_ids"], req["completion_ids"])}
-
-
-def _finish(engine, _body: bytes) -> dict:
-    engine.finish_weight_update()
-    return {"weight_version": engine.weight_version}
-
-
-_ROUTES = {
-    "/generate": _generate,
-    "/prompt_logprobs": _prompt_logprobs,
-    "/weights/begin": lambda engine, _: engine.begin_weight_update() or {},
-    "/weights/bucket": lambda engine, body: engine.update_weights(decode_safetensors(body)) or {},
-    "/weights/finish": _finish,
-    "/sleep": lambda engine, _: engine.sleep() or {},
-    "/wake_up": lambda engine, _: engine.wake_up() or {},
-}
-
-
-def serve(engine, host: str, port: int, model: str = "") -> ThreadingHTTPServer:
-    handler = type("Handler", (_Handler,), {"engine": engine, "model": model, "lock": threading.Lock()})
-    return ThreadingHTTPServer((host, port), handler)
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="r1zero rollout server: a vLLM engine behind HTTP")
-    ap.add_argument("--model", required=True, help="model directory (or hub id / embedded name)")
-    ap.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other nodes")
-    ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-model-len", type=int, default=2048)
-    ap.add_argument("--dtype", default="auto", help="rollout.vllm_dtype")
-    ap.add_argument("--kvcache-gib", type=float, default=2.0, help="CPU KV cache (rollout.cpu_kvcache_gib)")
-    ap.add_argument("--gpu-memory-utilization", type=float, default=0.9)
-    ap.add_argument("--tensor-parallel-size", type=int, default=1)
-    ap.add_argument("--pack-cpu-weights", action="store_true")
-    args = ap.parse_args(argv)
-
-    from r1zero.config import RolloutConfig
-    from r1zero.models import resolve_model
-    from r1zero.rollout.vllm import VLLMEngine
-
-    cfg = RolloutConfig(vllm_dtype=args.dtype, cpu_kvcache_gib=args.kvcache_gib,
-                        gpu_memory_utilization=args.gpu_memory_utilization,
-                        tensor_parallel_size=args.tensor_parallel_size)
-    path = resolve_model(args.model)
-    engine = VLLMEngine(path, cfg, seed=args.seed, max_model_len=args.max_model_len,
-                        pack_cpu_weights=args.pack_cpu_weights)
-    httpd = serve(engine, args.host, args.port, model=path)
-    print(f"[r1zero] rollout server ready on http://{args.host}:{httpd.server_port} ({path})", flush=True)
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
-
-
-if __name__ == "__main__":
-    main()
+        out = t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
+        yield name, out.contiguous()

@@ -113,23 +113,29 @@ def logprob_diff(engine_lps: list[list[float]], trainer_lps: list[list[float]]) 
 def check_sync(engine, trainer_logprob_fn: LogprobFn, probe: Probe, tol: float = 0.1) -> dict[str, float]:
     """Compare engine and trainer logprobs of `probe`; raise `WeightSyncError` if the mean |diff| > `tol`.
 
-    `engine` needs `prompt_logprobs(prompt_ids, completion_ids)` (VLLMEngine, ServerEngine);
-    `trainer_logprob_fn` has the same signature and returns the trainer's logprob of each completion token
-    (plain softmax of the logits, no temperature: both sides score the raw model).
-    Returns `{"sampling/logprob_diff_mean": ..., "sampling/logprob_diff_max": ...}` for the step's metrics.
+    `engine` needs `prompt_logprobs(prompt_ids, completion_ids)` (VLLMEngine, ServerEngine); an engine with
+    `replicas()` (ServerEngine: one per server) is checked on each of them, and the error names the one that
+    differs. `trainer_logprob_fn` has the same signature and returns the trainer's logprob of each completion
+    token (plain softmax of the logits, no temperature: both sides score the raw model).
+    Returns `{"sampling/logprob_diff_mean": ..., "sampling/logprob_diff_max": ...}` (the worst replica's) for the
+    step's metrics.
     """
     if not hasattr(engine, "prompt_logprobs"):
         raise TypeError(f"{type(engine).__name__} has no prompt_logprobs(): the sync check needs the engine to "
                         f"score given tokens (use the vllm or server engine, or set rollout.sync_check_every=0)")
-    diff = logprob_diff(engine.prompt_logprobs(probe.prompt_ids, probe.completion_ids),
-                        trainer_logprob_fn(probe.prompt_ids, probe.completion_ids))
-    if diff.numel() == 0:
-        raise ValueError("the sync probe has no completion tokens")
-    mean, worst = diff.mean().item(), diff.max().item()
-    if not mean <= tol:  # also catches NaN
-        raise WeightSyncError(
-            f"weight sync check failed: the engine's logprobs of the probe differ from the trainer's by "
-            f"{mean:.4f} nats/token on average (max {worst:.4f}; tolerance rollout.sync_check_tol={tol}). "
-            f"The engine is sampling from weights that are not the trainer's: a skipped or partial "
-            f"load_weights, a name mismatch, or an engine woken up without its weights. Stopping the run.")
+    trainer = trainer_logprob_fn(probe.prompt_ids, probe.completion_ids)
+    replicas = engine.replicas() if hasattr(engine, "replicas") else [("the engine", engine)]
+    mean = worst = 0.0
+    for name, replica in replicas:
+        diff = logprob_diff(replica.prompt_logprobs(probe.prompt_ids, probe.completion_ids), trainer)
+        if diff.numel() == 0:
+            raise ValueError("the sync probe has no completion tokens")
+        m, w = diff.mean().item(), diff.max().item()
+        if not m <= tol:  # also catches NaN
+            raise WeightSyncError(
+                f"weight sync check failed: {name}'s logprobs of the probe differ from the trainer's by "
+                f"{m:.4f} nats/token on average (max {w:.4f}; tolerance rollout.sync_check_tol={tol}). "
+                f"The engine is sampling from weights that are not the trainer's: a skipped or partial "
+                f"load_weights, a name mismatch, or an engine woken up without its weights. Stopping the run.")
+        mean, worst = max(mean, m), max(worst, w)
     return {"sampling/logprob_diff_mean": mean, "sampling/logprob_diff_max": worst}
