@@ -12,7 +12,8 @@ import torch
 
 from r1zero.batching import make_batch
 from r1zero.config import load_config
-from r1zero.policy import Policy, init_distributed, shutdown_distributed
+from r1zero import dist
+from r1zero.policy import Policy
 from r1zero.rollout.base import Rollout
 
 N, G = 8, 4  # global batch: 2 prompts x 4 completions
@@ -66,7 +67,7 @@ def rft_empty_step(model_dir: str) -> dict:
 def main() -> None:
     model_dir, out, *specs = sys.argv[1:]
     loss_agg, loss = "token_mean", "pg"
-    rank, world, _ = init_distributed()
+    rank, world, _ = dist.init()
     torch.set_num_threads(1)
     results = {}
     for spec in specs:
@@ -84,7 +85,7 @@ def main() -> None:
         results[key] = run(model_dir, stage, micro, rank, world, loss_agg, loss)
     if rank == 0:
         torch.save(results, out)
-    shutdown_distributed(world)
+    dist.shutdown()
 
 
 if __name__ == "__main__":
