@@ -92,6 +92,11 @@ def _child(model_dir: str, chunk: int, args, out: Path) -> dict:
     return torch.load(out, weights_only=False)
 
 
+def _mem_available() -> int:
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+
+
 def rel_diff(a, b) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp(min=1e-30))
 
@@ -109,6 +114,11 @@ def main() -> None:
         model_dir, chunk, tokens, micro, out = args.child
         run_variant(model_dir, int(chunk), int(tokens), int(micro), out)
         return
+    need = 2.5 * args.micro * args.tokens * args.vocab * 4  # the unchunked variant: ~2 [tokens, vocab] fp32 blocks
+    if _mem_available() < need:
+        sys.exit(f"bench_update_memory: the unchunked variant needs ~{need / 2 ** 30:.1f} GiB and only "
+                 f"{_mem_available() / 2 ** 30:.1f} GiB is available now: retry when the machine is quieter, or "
+                 f"pass a smaller --tokens")
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = str(build_model(Path(tmp) / "model", args.vocab))
