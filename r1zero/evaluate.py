@@ -179,7 +179,8 @@ def build_engine(cfg, model_path: str, tokenizer):
         from r1zero.rollout.hf import HFEngine
 
         dtype = torch.bfloat16 if cfg.model.dtype == "bf16" else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
         return HFEngine(model, tokenizer)
     raise ValueError(f"r1zero eval: rollout.engine={cfg.rollout.engine!r} is not supported here: use vllm or hf")
 

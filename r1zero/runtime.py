@@ -139,7 +139,8 @@ def make_engine(cfg: Config, policy, tok, model_path: str, world: int):
     if cfg.rollout.engine == "hf":
         from r1zero.rollout.hf import HFEngine
 
-        return HFEngine(policy.module, tok, synced_gpus=cfg.train.zero_stage == 3 and world > 1)
+        return HFEngine(policy.module, tok, synced_gpus=cfg.train.zero_stage == 3 and world > 1,
+                        device=policy.device)
     if cfg.rollout.engine == "vllm":
         from r1zero.rollout.vllm import VLLMEngine
 
