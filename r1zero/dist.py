@@ -90,6 +90,16 @@ def cuda_index(local_rank: int, visible: int) -> int:
     return local_rank
 
 
+def _no_shm_op() -> None:
+    """Keep DeepSpeed from JIT-building its shared-memory CPU all-reduce op. It compiles C++ for over a minute the
+    first time a machine starts DeepSpeed on CPU, under a file lock in ~/.cache/torch_extensions that torch waits on
+    without a timeout: one run killed mid-compile (a test timeout, Ctrl-C) leaves a lock that hangs every later run
+    on that machine. gloo's all-reduce is what the CPU runs need."""
+    import deepspeed.ops
+
+    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+
+
 def init() -> tuple[int, int, int]:
     """(rank, world_size, local_world_size). Works under the deepspeed launcher, torchrun, or a plain `python`
     (a single rank: the env vars DeepSpeed wants are filled in). NCCL when CUDA is available, with this process's
@@ -106,6 +116,8 @@ def init() -> tuple[int, int, int]:
     if cuda:
         torch.cuda.set_device(cuda_index(int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()))
     if not tdist.is_initialized():
+        if not cuda:
+            _no_shm_op()
         deepspeed.init_distributed(dist_backend="nccl" if cuda else "gloo")
     world = tdist.get_world_size()
     return tdist.get_rank(), world, int(os.environ.get("LOCAL_WORLD_SIZE", world))

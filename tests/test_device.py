@@ -10,6 +10,8 @@ No CUDA here, so two stand-ins, each for one thing the real GPU would check:
     CUDA tensors cannot be built here, so under "nccl" they are fake ones (FakeTensorMode), and a recorder stops
     the caller right after the collective would have run (the fake tensor holds no values to read back).
 """
+import os
+
 import pytest
 import torch
 import torch.distributed as tdist
@@ -204,3 +206,20 @@ def test_single_process_collectives_return_floats_without_communicating():
     assert dist.all_true(False) is False and dist.broadcast_object({"a": 1}) == {"a": 1}
     dist.barrier()
     assert dist.rank() == 0
+
+
+def test_cpu_init_builds_no_deepspeed_op(tmp_path):
+    """A first DeepSpeed start on CPU JIT-compiled a shared-memory op under a lock that a killed compile left behind,
+    hanging every later run; init on gloo must compile nothing (a fresh extensions folder stays empty)."""
+    import subprocess
+    import sys
+
+    ext = tmp_path / "torch_extensions"
+    code = "from r1zero import dist; print(dist.init()); dist.shutdown()"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(TORCH_EXTENSIONS_DIR=str(ext), CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(0, 1, 1)" in proc.stdout
+    assert not ext.exists() or not any(ext.rglob("*")), sorted(map(str, ext.rglob("*")))
+    assert "built successfully" not in proc.stdout + proc.stderr
