@@ -7,6 +7,7 @@ Layout (right padding), for N sequences of prompt + completion, T = longest prom
     sampler_lp  [N, T-1]  the engine's logprob of that token (0 elsewhere); None if the engine gave none
     advantages  [N]
 Logprob tensors are indexed like `losses.token_logprobs`: column t is the logprob of input_ids[:, t+1].
+A batch is built on the CPU; the policy moves each micro-batch to its device (`Batch.to`).
 """
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ class Batch:
             if sub[name] is not None:
                 sub[name] = sub[name][:, :width - 1]
         return replace(self, **sub)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        """The same batch with every tensor on `device` (tensors already there are not copied)."""
+        moved = {f.name: getattr(self, f.name).to(device) for f in fields(self)
+                 if isinstance(getattr(self, f.name), torch.Tensor)}
+        return replace(self, **moved)
 
     def micro_batches(self, size: int) -> list["Batch"]:
         return [self.select(slice(i, i + size)) for i in range(0, len(self), size)]

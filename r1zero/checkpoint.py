@@ -20,14 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
+
+from r1zero import dist
 
 PREFIX = "step-"
-
-
-def _barrier(world_size: int) -> None:
-    if world_size > 1:
-        dist.barrier()
 
 
 def _fsync_tree(root: Path) -> None:
@@ -70,12 +66,12 @@ def save(policy, root: Path, step: int, trainer_state: dict[str, Any], keep_last
     if rank == 0:
         for stale in root.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
-    _barrier(world_size)
+    dist.barrier()
     policy.engine.save_checkpoint(str(root), tag=tmp.name, client_state={}, save_latest=False)
     torch.save(rng_state(), tmp / f"rng_rank{rank}.pt")
     if rank == 0:
         (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **trainer_state}, indent=1))
-    _barrier(world_size)
+    dist.barrier()
     final = root / name
     if rank == 0:
         _fsync_tree(tmp)
@@ -84,7 +80,7 @@ def save(policy, root: Path, step: int, trainer_state: dict[str, Any], keep_last
         os.replace(tmp, final)
         write_atomic(root / "latest", name + "\n")
         _prune(root, keep_last)
-    _barrier(world_size)
+    dist.barrier()
     return final
 
 
@@ -102,7 +98,7 @@ def export_model(policy, tokenizer, out: Path, rank: int = 0, world_size: int = 
             if out.exists():
                 shutil.rmtree(out)
             os.replace(tmp, out)
-    _barrier(world_size)
+    dist.barrier()
     return out
 
 

@@ -27,10 +27,9 @@ def _train(args: argparse.Namespace) -> int:
     if result.get("metrics"):
         print(f"[r1zero] metrics: {result['metrics']}\n[r1zero] reward curve: {result['reward_curve']}\n"
               f"[r1zero] W&B run: {result['wandb_dir']}", flush=True)
-    import torch.distributed as dist
+    from r1zero import dist
 
-    rank = dist.get_rank() if dist.is_initialized() else int(__import__("os").environ.get("RANK", "0"))
-    if rank == 0:
+    if dist.rank() == 0:
         print(json.dumps(result), flush=True)
     return 0
 

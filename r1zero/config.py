@@ -161,6 +161,9 @@ class TrainConfig:
     seed: int = 0
     max_bad_steps: int = 3  # stop after this many consecutive steps with NaN/inf loss or gradient
     threads: int = 0  # torch threads per rank on CPU; 0: cores / ranks
+    # completion tokens per LM-head chunk: logits, log-softmax, entropy and their backward hold one [chunk, vocab]
+    # fp32 block at a time (losses.head_logprobs; ~0.6 GB at 1024 x Qwen2.5's 151,936). 0: all tokens at once
+    logit_chunk_tokens: int = 1024
 
 
 @dataclass
@@ -369,6 +372,8 @@ def validate(cfg: Config, world_size: int = 1) -> None:
         raise ConfigError("`rewards.names` is empty: name at least one reward (see `python -m rewards list`)")
     if e.greedy and e.k != 1:
         raise ConfigError("`eval.greedy=true` gives one answer per problem: set `eval.k=1` or `eval.greedy=false`")
+    if t.logit_chunk_tokens < 0:
+        raise ConfigError(f"`train.logit_chunk_tokens` must be >= 0 (0: one chunk), got {t.logit_chunk_tokens}")
     if t.offload_params and t.zero_stage != 3:
         raise ConfigError("`train.offload_params` needs `train.zero_stage=3`")
     if t.offload_optimizer and t.zero_stage == 0:

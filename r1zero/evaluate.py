@@ -114,14 +114,13 @@ def evaluate_suite(engine, pool, rows: list[dict], prompt_ids: list[list[int]], 
     """Training-time metrics of one suite (accuracy, pass@k, maj@k, lengths, truncated_frac), summed over ranks.
 
     `pool` is a `rewards.pool.RewardPool` whose first reward is `accuracy`."""
-    import torch
-    import torch.distributed as dist
+    from r1zero import dist
 
     mine = list(range(rank, len(rows), world_size))
     records, _, _ = generate_records(engine, pool, [rows[i] for i in mine], [prompt_ids[i] for i in mine], ecfg,
                                      prefill, stop)
     k, lengths = ecfg.k, [x for r in records for x in r["lengths"]]
-    totals = torch.tensor([
+    totals = dist.all_sum([
         float(sum(sum(r["correct"]) for r in records)),  # correct samples
         float(len(lengths)),  # samples
         float(sum(pass_at_k(k, sum(r["correct"]), k) for r in records)),  # problems solved by any of k
@@ -129,10 +128,8 @@ def evaluate_suite(engine, pool, rows: list[dict], prompt_ids: list[list[int]], 
         float(len(records)),  # problems
         float(sum(lengths)),  # completion tokens
         float(sum(sum(r["truncated"]) for r in records)),  # truncated
-    ], dtype=torch.float64)
-    if world_size > 1:
-        dist.all_reduce(totals)
-    c, n, solved, maj, problems, tokens, trunc = totals.tolist()
+    ])
+    c, n, solved, maj, problems, tokens, trunc = totals
     out = {"accuracy": c / max(n, 1), "mean_length": tokens / max(n, 1), "truncated_frac": trunc / max(n, 1),
            "problems": problems}
     if k > 1:
@@ -182,7 +179,8 @@ def build_engine(cfg, model_path: str, tokenizer):
         from r1zero.rollout.hf import HFEngine
 
         dtype = torch.bfloat16 if cfg.model.dtype == "bf16" else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
         return HFEngine(model, tokenizer)
     raise ValueError(f"r1zero eval: rollout.engine={cfg.rollout.engine!r} is not supported here: use vllm or hf")
 

@@ -19,8 +19,10 @@ T = data.max_prompt_tokens + rollout.max_new_tokens (the padded training sequenc
                 one layer keeps ~(10h + 4I) values per token: b*T*(10h + 4I)*a;
                 all L layers without model.gradient_checkpointing; with it, each layer's input b*T*h*a
                 plus one layer recomputed at a time
-    logits      b*T*V*2a (logits and their gradient) + T*V*4*3 (one row's fp32 upcast, scaled logits,
-                log-softmax: losses.token_logprobs works one row at a time)
+    logits      the LM head runs on the micro-batch's completion tokens only, c of them at a time, where
+                c = train.logit_chunk_tokens (0: all), at most b*rollout.max_new_tokens (losses.head_logprobs):
+                two [c, V] fp32 blocks, 2*c*V*4 (logits, then softmax beside the entropy's temporary; the
+                backward recomputes them), plus the head's fp32 gradient accumulator 4*V*h in bf16
     rollout     rollout.engine=vllm: rollout.gpu_memory_utilization * GPU memory (vLLM's reservation: its weights
                 and KV cache); hf: the KV cache of this rank's B*G/Z sequences, 2*L*kv_heads*head_dim*a per token
                 (T of them); server: 0 (the servers run on other GPUs)
@@ -142,7 +144,9 @@ def activation_bytes(cfg: Config, spec: ModelSpec) -> tuple[float, float]:
         acts = spec.layers * b * T * spec.hidden * a + layer
     else:
         acts = spec.layers * layer
-    logits = b * T * spec.vocab * 2 * a + T * spec.vocab * 4 * 3
+    tokens = b * cfg.rollout.max_new_tokens
+    chunk = min(cfg.train.logit_chunk_tokens or tokens, tokens)
+    logits = 2 * chunk * spec.vocab * 4 + (4 * spec.vocab * spec.hidden if a == 2 else 0)
     return acts, logits
 
 

@@ -10,6 +10,11 @@ Exact gradient accumulation: each micro-batch loss is divided by the *global* no
 would divide by gradient_accumulation_steps (we pass `scale_wrt_gas=False`) and average gradients over ranks (we
 multiply by world_size): micro-batch 1 x accumulation 8 == micro-batch 8 x 1, and 2 ranks == 1 rank.
 
+Devices: batches arrive on the CPU (`batching.make_batch`); each micro-batch is moved to `policy.device` (the
+rank's GPU, or the CPU) just before its forward, and every logprob, loss and statistic is built there. The LM head
+runs only on the positions that predict completion tokens, `train.logit_chunk_tokens` at a time, inside the
+model's own forward (`losses.head_logprobs`, see `_token_logprobs`), so no [tokens, vocab] block is kept.
+
 Non-finite losses: a micro-batch whose loss is NaN/inf (on any rank) backpropagates an exact zero instead, and the
 optimizer step it belongs to runs with learning rate 0, so the weights do not move (Adam's moment estimates still see
 the finite micro-batches). A non-finite gradient norm after a step is reported in the metrics; the trainer stops.
@@ -21,9 +26,8 @@ from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import torch
-import torch.distributed as dist
 
-from r1zero import losses
+from r1zero import dist, losses
 from r1zero.batching import Batch
 from r1zero.config import Config, deepspeed_config, grad_accumulation
 
@@ -70,6 +74,7 @@ class Policy:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
             model=model, optimizer=optimizer, lr_scheduler=scheduler, config=self.ds_config)
+        self.device = torch.device(self.engine.device)  # cuda:LOCAL_RANK, or cpu (params may be offloaded)
         self.ref = self._load_reference(model_path) if cfg.algo.beta > 0 else None  # no reference at beta = 0
 
     def _load_reference(self, model_path: str):
@@ -82,8 +87,8 @@ class Policy:
         if self.cfg.train.zero_stage == 3:  # partitioned like the policy, no optimizer
             ref_cfg = {k: v for k, v in self.ds_config.items() if k != "zero_force_ds_cpu_optimizer"}
             ref, *_ = deepspeed.initialize(model=ref, config=ref_cfg)
-        elif self.cfg.model.dtype == "bf16":
-            ref = ref.to(torch.bfloat16)
+        else:  # DeepSpeed placed the policy; the reference goes beside it, in the training dtype
+            ref = ref.to(device=self.device, dtype=torch.bfloat16 if self.cfg.model.dtype == "bf16" else None)
         return ref.eval()
 
     @property
@@ -94,45 +99,48 @@ class Policy:
     # ------------------------------------------------------------------------------------------ forward
 
     def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False, temperature: float | None = None):
-        """[b, T-1] logprobs (0 outside `mb.loss_mask`) and the mean entropy over the masked positions.
+        """[b, T-1] logprobs on `self.device` (0 outside `mb.loss_mask`) and the mean entropy over the masked positions.
 
-        The LM head and the softmax run only on the positions that predict completion tokens: prompts and padding
-        are most of a GRPO sequence, and the [tokens, vocab] logits are the largest tensors of the step."""
+        `mb` is a host (CPU) batch: the positions are found there (no device sync), the tensors moved once.
+        The LM head and the softmax run only on the n positions that predict completion tokens (prompts and padding
+        are most of a GRPO sequence), `train.logit_chunk_tokens` at a time (`losses.head_logprobs`)."""
         temp = temperature or self.cfg.rollout.temperature or 1.0
-        mask = mb.loss_mask  # [b, T-1]
-        # ZeRO-3 gathers and releases parameters around the top module's forward (the tied embedding / LM head
-        # among them): calling its submodules one by one gave wrong gradients there, so it runs the full forward.
-        body, head = _body_and_head(model) if self.cfg.train.zero_stage != 3 else (None, None)
-        if body is None:  # ZeRO-3, or logit scaling / soft-capping: the full forward
-            logits = model(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False).logits[:, :-1]
-            logits = logits[mask]  # [n, V]
-        else:
-            hidden = body(input_ids=mb.input_ids, attention_mask=mb.attn_mask, use_cache=False).last_hidden_state
-            logits = head(hidden[:, :-1][mask])  # [n, d] -> [n, V]
-        targets = mb.input_ids[:, 1:][mask]  # [n]
-        picked = losses.gather_logprobs(logits.unsqueeze(0), targets.unsqueeze(0), temperature=temp)[0]  # [n]
-        logp = torch.zeros(mask.shape, dtype=picked.dtype)
-        logp[mask] = picked
+        rows, cols = (i.to(self.device) for i in mb.loss_mask.nonzero(as_tuple=True))  # [n], [n]
+        dev = mb.to(self.device)
+        targets = dev.input_ids[rows, cols + 1]  # [n]
+        chunk = self.cfg.train.logit_chunk_tokens
+        head = _lm_head(model)
+        if head is not None:
+            with _head_on_positions(head, rows, cols, targets, temp, chunk, with_entropy) as entropy:
+                # `.logits` is what the head's call returned, through its hooks (ZeRO-3 wraps it for the backward)
+                picked = model(input_ids=dev.input_ids, attention_mask=dev.attn_mask, use_cache=False).logits  # [n]
+            ent_tok = entropy[0] if with_entropy else None  # [n]
+        else:  # logit scaling / soft-capping: the model's own logits, [n, V] at once
+            logits = model(input_ids=dev.input_ids, attention_mask=dev.attn_mask, use_cache=False).logits
+            logits = logits[rows, cols][:, None]  # [n, 1, V]
+            picked = losses.gather_logprobs(logits, targets[:, None], temp, max(chunk, 1))[:, 0]  # [n]
+            ent_tok = losses.entropy_from_logits(logits.detach(), temp, max(chunk, 1))[:, 0] if with_entropy else None
+        logp = torch.zeros(mb.loss_mask.shape, dtype=torch.float32, device=self.device)  # [b, T-1]
+        logp = logp.index_put((rows, cols), picked.float())
         ent = None
         if with_entropy:
-            with torch.no_grad():
-                ent = losses.entropy_from_logits(logits.detach().unsqueeze(0), temp)[0].mean() if len(picked) \
-                    else torch.zeros(())
+            ent = ent_tok.mean() if len(rows) else torch.zeros((), device=self.device)
         return logp, ent
 
     @torch.no_grad()
     def logprobs(self, batch: Batch, reference: bool = False, temperature: float | None = None) -> torch.Tensor:
-        """[N, T-1] logprobs of `batch.input_ids` under the policy (or the reference model), no grad.
+        """[N, T-1] logprobs of `batch.input_ids` under the policy (or the reference model), no grad, on
+        `self.device` (kept there as `batch.old_lp` / `batch.ref_lp`).
         `temperature` defaults to the sampling temperature (what the loss uses); 1.0 scores the raw model."""
         model = self.ref if reference else self.engine
         was = model.training
         model.eval()
-        out = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
+        out = torch.zeros(batch.loss_mask.shape, dtype=torch.float32, device=self.device)
         size = self.cfg.train.micro_batch_size
         for start in range(0, len(batch), size):
             mb = batch.select(slice(start, start + size))
             lp, _ = self._token_logprobs(model, mb, temperature=temperature)
-            out[start:start + size, :lp.shape[1]] = lp.float()
+            out[start:start + size, :lp.shape[1]] = lp
         model.train(was)
         return out
 
@@ -195,6 +203,7 @@ class Policy:
     def _micro_loss(self, mb: Batch, norm: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         a = self.cfg.algo
         logp, ent = self._token_logprobs(self.engine, mb, with_entropy=True)
+        mb = mb.to(self.device)
         old = mb.old_lp if mb.old_lp is not None else logp.detach()
         is_w, stats = None, {"policy/entropy": ent}
         if mb.sampler_lp is not None and self.is_mode != "off":
@@ -246,14 +255,10 @@ class Policy:
     # ------------------------------------------------------------------------------------------ distributed
 
     def _all_sum(self, x: float) -> float:
-        if self.world_size == 1:
-            return float(x)
-        t = torch.tensor([float(x)], dtype=torch.float64)
-        dist.all_reduce(t)
-        return float(t.item())
+        return dist.all_sum(x)
 
     def _all_true(self, flag: bool) -> bool:
-        return self._all_sum(0.0 if flag else 1.0) == 0.0
+        return dist.all_true(flag)
 
     # ------------------------------------------------------------------------------------------ weight sync
 
@@ -289,45 +294,36 @@ class Policy:
         return deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
 
 
-def _body_and_head(model):
-    """(decoder body, LM head) of a causal LM (or of the DeepSpeed engine around one), or (None, None) when its
-    logits are more than `lm_head(last_hidden_state)` (logit scaling or soft-capping): then the caller runs the
-    full forward."""
+def _lm_head(model):
+    """The LM head module of a causal LM (or of the DeepSpeed engine around one), or None when the model's logits
+    are more than `lm_head(last_hidden_state)` (logit scaling or soft-capping): then the caller uses its logits."""
     m = getattr(model, "module", model)
     cfg = getattr(m, "config", None)
     if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None) not in (None, 1.0):
-        return None, None
-    body, head = getattr(m, "model", None), m.get_output_embeddings() if hasattr(m, "get_output_embeddings") else None
-    return (body, head) if body is not None and head is not None else (None, None)
+        return None
+    return m.get_output_embeddings() if hasattr(m, "get_output_embeddings") else None
 
 
-# ---------------------------------------------------------------------------------------------- process group
+@contextmanager
+def _head_on_positions(head, rows, cols, targets, temperature: float, chunk: int, with_entropy: bool):
+    """While active, the model's call of `head(hidden [b, T, d])` returns the chunked logprobs [n] of `targets` at
+    positions (rows, cols) instead of [b, T, V] logits (the model's output `.logits`); the list it yields receives
+    their entropies [n] (with_entropy).
 
+    Why inside the head's own call rather than `head.weight` after the body: ZeRO-3 gathers a module's weights in
+    its forward hooks only, and re-gathers them for the backward through hooks on that call's outputs. Calling the
+    body and the head as separate modules (or using the weight outside its module) gave wrong gradients under
+    ZeRO-3; the model's full forward with the head computing `losses.head_logprobs` is one path for ZeRO 0-3."""
+    entropy: list = []
 
-def init_distributed() -> tuple[int, int, int]:
-    """(rank, world_size, local_world_size). Works under the deepspeed launcher, torchrun, or a plain `python`
-    (a single rank: the env vars DeepSpeed wants are filled in). gloo on CPU, nccl on GPU."""
-    import os
-    import socket
+    def forward(hidden):  # [b, T, d]: the model passes every position (logits_to_keep=0)
+        logp, ent = losses.head_logprobs(hidden[rows, cols], head.weight, head.bias, targets, temperature, chunk,
+                                         with_entropy)  # [n, d] -> [n], [n]
+        entropy.append(ent)
+        return logp
 
-    import deepspeed
-
-    if "RANK" not in os.environ:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1",
-                          MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    if not dist.is_initialized():
-        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
-    world = dist.get_world_size()
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    return dist.get_rank(), world, local_world
-
-
-def shutdown_distributed(world_size: int) -> None:
-    """Destroy the process group at exit: multi-rank CPU runs that skip this died with SIGABRT now and then."""
-    if dist.is_initialized():
-        if world_size > 1:
-            dist.barrier()
-        dist.destroy_process_group()
+    head.forward = forward  # an instance attribute shadows the class's forward; hooks (ZeRO-3's) still run
+    try:
+        yield entropy
+    finally:
+        del head.forward

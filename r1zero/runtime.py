@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
-from r1zero import checkpoint
+from r1zero import checkpoint, dist
 from r1zero.config import Config, flatten
 from r1zero.scoring import Scores
 
@@ -76,19 +75,19 @@ def init(cfg: Config) -> RunContext:
     from r1zero import data, prompts
     from r1zero.config import validate
     from r1zero.models import load_tokenizer, resolve_model
-    from r1zero.policy import Policy, init_distributed
+    from r1zero.policy import Policy
     from r1zero.scoring import Scorer
     from r1zero.tracking import Tracker
     from rewards.pool import RewardPool
 
-    rank, world, local_world = init_distributed()
+    rank, world, local_world = dist.init()
     validate(cfg, world)
     torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
     seed_everything(cfg.train.seed + rank)
-    run_dir = _run_dir(cfg, rank, world)
+    run_dir = _run_dir(cfg)
     if rank == 0:
         model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the other ranks look
-    _barrier(world)
+    dist.barrier()
     model_path = resolve_model(cfg.model.name)
     tok = load_tokenizer(cfg.model.name)
     d = cfg.data
@@ -142,7 +141,8 @@ def make_engine(cfg: Config, policy, tok, model_path: str, world: int):
     if cfg.rollout.engine == "hf":
         from r1zero.rollout.hf import HFEngine
 
-        return HFEngine(policy.module, tok, synced_gpus=cfg.train.zero_stage == 3 and world > 1)
+        return HFEngine(policy.module, tok, synced_gpus=cfg.train.zero_stage == 3 and world > 1,
+                        device=policy.device)
     if cfg.rollout.engine == "vllm":
         from r1zero.rollout.vllm import VLLMEngine
 
@@ -181,7 +181,7 @@ def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
         ctx.engine.load_weights(params, version=step)
     else:
         ctx.engine.load_weights(params)
-    _barrier(ctx.world_size)
+    dist.barrier()
     ctx.syncs += 1
     every = ctx.cfg.rollout.sync_check_every
     if not every or ctx.syncs % every:
@@ -201,18 +201,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _barrier(world: int) -> None:
-    if world > 1:
-        dist.barrier()
-
-
-def _run_dir(cfg: Config, rank: int, world: int) -> Path:
+def _run_dir(cfg: Config) -> Path:
     if cfg.checkpoint.resume not in ("auto", "never"):  # resuming a given checkpoint: continue in its run dir
         return Path(cfg.checkpoint.resume).resolve().parent.parent
-    name = [cfg.log.run_name or f"{Path(cfg.data.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}"]
-    if world > 1:
-        dist.broadcast_object_list(name, src=0)
-    run_dir = (Path(cfg.log.output_dir) / name[0]).resolve()
+    name = dist.broadcast_object(cfg.log.run_name or f"{Path(cfg.data.train).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = (Path(cfg.log.output_dir) / name).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -264,11 +257,10 @@ def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
     """Mean over ranks (sums for counters) so rank 0 logs the global picture."""
     if world == 1:
         return metrics
-    keys = sorted(metrics)
-    t = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
-    dist.all_reduce(t)
+    keys = sorted(metrics)  # the same order on every rank
+    totals = dist.all_sum([metrics[k] for k in keys])
     sums = ("verify/", "completion/tokens", "sampling/generated", "sampling/informative_groups")
-    return {k: (v if k.startswith(sums) else v / world) for k, v in zip(keys, t.tolist())}
+    return {k: (v if k.startswith(sums) else v / world) for k, v in zip(keys, totals)}
 
 
 # ---------------------------------------------------------------------------------------------- end of run
@@ -296,7 +288,5 @@ def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str,
     ctx.tracker.close()
     ctx.scorer.close()
     ctx.eval_pool.close()
-    from r1zero.policy import shutdown_distributed
-
-    shutdown_distributed(ctx.world_size)
+    dist.shutdown()
     return result

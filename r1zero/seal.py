@@ -126,7 +126,6 @@ class SealReward:
 
     def __init__(self, cfg, model_path: str, tokenizer, policy, rank: int, run_dir: Path):
         self.seal, self.model_path, self.policy, self.rank = cfg.seal, str(model_path), policy, rank
-        self.world = getattr(policy, "world_size", 1) if policy is not None else 1
         if self.seal.inner_model not in ("policy", "initial"):
             raise ValueError(f"`seal.inner_model` must be policy or initial, got {self.seal.inner_model!r}")
         if self.seal.inner_model == "policy" and policy is None:
@@ -155,10 +154,9 @@ class SealReward:
         else:
             for _ in params:
                 pass
-        if self.world > 1:
-            import torch.distributed as dist
+        from r1zero import dist
 
-            dist.barrier()  # the snapshot exists, and every rank has finished with the previous one
+        dist.barrier()  # the snapshot exists, and every rank has finished with the previous one
         if self.rank == 0 and self._snapshot is not None:
             shutil.rmtree(self._snapshot, ignore_errors=True)
         self._snapshot = path

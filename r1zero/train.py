@@ -48,7 +48,9 @@ def train(cfg: Config) -> dict:
         batch = make_batch(rollouts, adv, ctx.pad_id, mask_truncated=cfg.algo.overlong == "mask")
         if cfg.algo.loss == "rft":  # rejection fine-tuning (grm/seal tasks): learn only the accepted completions
             batch.loss_mask = batch.loss_mask & (rewards > cfg.algo.rft_threshold)[:, None]
-        # 6. logprobs the update needs: old (if the weights move before the last micro-batch) and reference
+        # 6. logprobs the update needs: old (if the weights move before the last micro-batch) and reference.
+        #    The rollout engine sleeps from here to the weight sync (vLLM on GPU frees its memory for training)
+        ctx.engine.sleep()
         with timers("logprobs"):
             if cfg.algo.mu > 1 or cfg.train.minibatches > 1:  # else the update's own logprobs are the old ones
                 batch.old_lp = ctx.policy.logprobs(batch)
@@ -56,10 +58,9 @@ def train(cfg: Config) -> dict:
                 batch.ref_lp = ctx.policy.logprobs(batch, reference=True)
         # 7. the policy-gradient update: mu epochs x minibatches, DeepSpeed ZeRO step(s)
         with timers("update"):
-            ctx.engine.sleep()
             metrics = ctx.policy.update(batch)
-            ctx.engine.wake_up()
-        # 8. push the new weights into the rollout engine (no-op for the hf engine: it shares the module)
+        # 8. push the new weights into the rollout engine, which wakes up for them (no-op for the hf engine: it
+        #    shares the module)
         with timers("sync"):
             metrics.update(runtime.sync_weights(ctx, step + 1))
         # 9. log: one step, all sinks (rank 0)

@@ -4,7 +4,9 @@
 
 For each STAGE:MICRO it builds a Policy (plain SGD, no clipping) on the same tiny model, updates it on this rank's
 share of one fixed synthetic global batch, and rank 0 saves the full weights to OUT.pt as {"STAGE:MICRO": state}.
-`agg=NAME` and `loss=pg|rft` before a spec switch the loss aggregation and the loss for the specs after it.
+`agg=NAME` and `loss=pg|rft` before a spec switch the loss aggregation and the loss for the specs after it;
+`set:KEY=VALUE` adds a config override (e.g. set:model.dtype=bf16) for the specs after it. Each result also names
+the device the policy ran on.
 """
 import sys
 
@@ -12,7 +14,8 @@ import torch
 
 from r1zero.batching import make_batch
 from r1zero.config import load_config
-from r1zero.policy import Policy, init_distributed, shutdown_distributed
+from r1zero import dist
+from r1zero.policy import Policy
 from r1zero.rollout.base import Rollout
 
 N, G = 8, 4  # global batch: 2 prompts x 4 completions
@@ -29,11 +32,12 @@ def synthetic_rollouts(seed: int = 0, vocab: int = 1000) -> tuple[list[Rollout],
     return rollouts, torch.randn(N, generator=g)
 
 
-def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg: str, loss: str = "pg") -> dict:
+def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg: str, loss: str = "pg",
+        extra: tuple[str, ...] = ()) -> dict:
     cfg = load_config(None, [f"model.name={model_dir}", "optim.name=sgd", "optim.lr=0.5", "optim.grad_clip=0",
                              f"train.zero_stage={stage}", f"train.micro_batch_size={micro}", "rollout.group_size=4",
                              "train.prompts_per_step=2", f"algo.loss_agg={loss_agg}", "rollout.max_new_tokens=8",
-                             f"algo.loss={loss}"] + (["rewards.names=grm"] if loss == "rft" else []))
+                             f"algo.loss={loss}"] + (["rewards.names=grm"] if loss == "rft" else []) + list(extra))
     torch.manual_seed(0)
     policy = Policy(cfg, model_dir, world, rank)
     rollouts, adv = synthetic_rollouts()
@@ -42,9 +46,11 @@ def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg:
     batch = make_batch(rollouts[mine], adv[mine], pad_id=0)
     if loss == "rft":  # as train.py does: only the accepted completions (here: advantage > 0) are learned
         batch.loss_mask = batch.loss_mask & (adv[mine] > 0)[:, None]
+    if cfg.algo.beta > 0:
+        batch.ref_lp = policy.logprobs(batch, reference=True)
     metrics = policy.update(batch)
-    state = {name: t.detach().clone().float() for name, t in policy.named_parameters_for_sync()}
-    return {"state": state, "metrics": metrics}
+    state = {name: t.detach().clone().float().cpu() for name, t in policy.named_parameters_for_sync()}
+    return {"state": state, "metrics": metrics, "device": str(policy.device)}
 
 
 def rft_empty_step(model_dir: str) -> dict:
@@ -65,8 +71,8 @@ def rft_empty_step(model_dir: str) -> dict:
 
 def main() -> None:
     model_dir, out, *specs = sys.argv[1:]
-    loss_agg, loss = "token_mean", "pg"
-    rank, world, _ = init_distributed()
+    loss_agg, loss, extra = "token_mean", "pg", []
+    rank, world, _ = dist.init()
     torch.set_num_threads(1)
     results = {}
     for spec in specs:
@@ -79,12 +85,16 @@ def main() -> None:
         if spec.startswith("loss="):
             loss = spec[5:]
             continue
+        if spec.startswith("set:"):
+            extra.append(spec[4:])
+            continue
         stage, micro = map(int, spec.split(":"))
         key = f"{loss_agg}:{spec}" if loss == "pg" else f"{loss}:{loss_agg}:{spec}"
-        results[key] = run(model_dir, stage, micro, rank, world, loss_agg, loss)
+        key = ",".join(extra) + "|" + key if extra else key
+        results[key] = run(model_dir, stage, micro, rank, world, loss_agg, loss, tuple(extra))
     if rank == 0:
         torch.save(results, out)
-    shutdown_distributed(world)
+    dist.shutdown()
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def test_memory_terms_follow_zero_and_offload():
 DRY_RUN_2_NODES = """\
 # r1zero launch plan: 2 training nodes x 8 GPUs = 16 ranks; rollouts: rollout.engine=vllm
 # config: launch/configs/qwen2.5-7b_math_2x8gpu.yaml (validated for 16 ranks)
-# memory per GPU (r1zero/memory.py estimate): 52.6 GiB of 80 GiB
+# memory per GPU (r1zero/memory.py estimate): 45.9 GiB of 80 GiB
 # hostfile: {hostfile}; launcher: ssh to the other nodes; each node runs the lines under its name
 # gpu-a: training node_rank 0 (master)
 cd {root} && {env} {ds} --hostfile {hostfile} --no_ssh --node_rank 0 --num_nodes 2 --num_gpus 8 \
@@ -152,7 +152,7 @@ cd {root} && {env} {ds} --hostfile {hostfile} --no_ssh --node_rank 1 --num_nodes
 DRY_RUN_ROLLOUT_NODE = """\
 # r1zero launch plan: 1 training node x 2 GPUs = 2 ranks; rollouts: rollout.engine=server, 2 vLLM servers on 1 node
 # config: launch/configs/qwen2.5-7b_math_2x8gpu.yaml (validated for 2 ranks)
-# memory per GPU (r1zero/memory.py estimate): 74.3 GiB of 80 GiB
+# memory per GPU (r1zero/memory.py estimate): 67.5 GiB of 80 GiB
 # hostfile: {hostfile}; launcher: ssh to the other nodes; each node runs the lines under its name
 # gpu-b: rollout, 2 vLLM servers
 cd {root} && {env} CUDA_VISIBLE_DEVICES=0 VLLM_SERVER_DEV_MODE=1 R1ZERO_API_KEY_FILE=runs/launch/rollout-9000.key \

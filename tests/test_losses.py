@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from r1zero.losses import (aggregate, aggregation_norm, entropy_from_logits, gather_logprobs, importance_weights,
-                           kl_penalty, masked_mean, policy_loss, sft_loss, token_logprobs)
+from r1zero.losses import (aggregate, aggregation_norm, entropy_from_logits, gather_logprobs, head_logprobs,
+                           importance_weights, kl_penalty, masked_mean, policy_loss, sft_loss, token_logprobs)
 
 LN2 = math.log(2)
 NAN = float("nan")
@@ -67,6 +67,66 @@ def test_entropy_by_hand_and_against_naive():
     x = torch.randn(3, 4, 9)
     p = torch.softmax(x / 0.8, -1)
     close(entropy_from_logits(x, temperature=0.8, chunk_rows=2), -(p * p.log()).sum(-1), tol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- chunked LM head
+
+
+def _head_case(dtype, bias: bool, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    n, d, V = 11, 8, 60
+    h = torch.randn(n, d, generator=g).to(dtype).requires_grad_()
+    w = (3 * torch.randn(V, d, generator=g)).to(dtype).requires_grad_()  # peaked: entropies far from log V
+    b = torch.randn(V, generator=g).to(dtype).requires_grad_() if bias else None
+    return h, w, b, torch.randint(0, V, (n,), generator=g), torch.randn(n, generator=g)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+@pytest.mark.parametrize("chunk", [0, 1, 4, 100])
+@pytest.mark.parametrize("bias", [False, True])
+def test_head_logprobs_match_the_full_logits_in_fp64(temperature, chunk, bias):
+    """Values, entropies and gradients (hidden, weight, bias) of the chunked head equal log_softmax over the full
+    [n, V] logits, for every chunk size, to fp64 precision."""
+    h, w, b, t, gout = _head_case(torch.float64, bias)
+    logp, ent = head_logprobs(h, w, b, t, temperature, chunk, with_entropy=True)
+    grads = torch.autograd.grad((logp * gout.double()).sum(), [h, w] + ([b] if bias else []))
+    x = torch.nn.functional.linear(h, w, b) / temperature  # [n, V]
+    ref = torch.log_softmax(x, -1).gather(-1, t[:, None])[:, 0]
+    p = torch.softmax(x, -1)
+    ref_grads = torch.autograd.grad((ref * gout.double()).sum(), [h, w] + ([b] if bias else []))
+    close(logp, ref.detach(), tol=1e-12)
+    close(ent, -(p * p.log()).sum(-1).detach(), tol=1e-12)
+    for got, want in zip(grads, ref_grads):
+        close(got, want, tol=1e-11)
+
+
+def test_head_logprobs_fp32_and_bf16_against_fp64():
+    """fp32: within fp32 rounding of the fp64 values. bf16 weights: the logits are rounded to bf16 as the model's own
+    head would round them, then everything is fp32 (outputs fp32, gradients in the weights' dtype)."""
+    h64, w64, _, t, gout = _head_case(torch.float64, False, seed=1)
+    x64 = h64 @ w64.T
+    ref = torch.log_softmax(x64, -1).gather(-1, t[:, None])[:, 0].detach()
+    for dtype, tol in ((torch.float32, 1e-5), (torch.bfloat16, 0.15)):
+        h, w = h64.detach().to(dtype).requires_grad_(), w64.detach().to(dtype).requires_grad_()
+        logp, ent = head_logprobs(h, w, None, t, 1.0, 3, with_entropy=True)
+        assert logp.dtype == ent.dtype == torch.float32
+        (logp * gout).sum().backward()
+        assert h.grad.dtype == w.grad.dtype == dtype
+        close(logp.double(), ref, tol=tol)
+    bf = (h64.detach().bfloat16() @ w64.detach().bfloat16().T).float()  # what the model's bf16 head returns
+    close(head_logprobs(h64.detach().bfloat16(), w64.detach().bfloat16(), None, t, 1.0, 3)[0],
+          torch.log_softmax(bf, -1).gather(-1, t[:, None])[:, 0], tol=1e-5)
+
+
+def test_head_logprobs_empty_and_without_entropy():
+    h, w, _, t, _ = _head_case(torch.float32, False)
+    logp, ent = head_logprobs(h[:0], w, None, t[:0], 1.0, 4, with_entropy=True)
+    assert logp.shape == ent.shape == (0,)
+    logp.sum().backward()
+    assert float(w.grad.abs().sum()) == 0.0
+    with torch.no_grad():
+        logp, ent = head_logprobs(h, w, None, t, 0.5, 2)
+    assert ent is None and logp.shape == (11,)
 
 
 # ---------------------------------------------------------------------------------------------- aggregation

@@ -240,10 +240,11 @@ def _zero3_worker(model_dir: str, out: str) -> None:
 
     from r1zero.batching import make_batch
     from r1zero.config import load_config
-    from r1zero.policy import Policy, init_distributed, shutdown_distributed
+    from r1zero import dist
+    from r1zero.policy import Policy
     from r1zero.rollout.vllm import VLLMEngine
 
-    rank, world, _ = init_distributed()
+    rank, world, _ = dist.init()
     torch.set_num_threads(1)
     cfg = load_config(None, [f"model.name={model_dir}", "optim.name=sgd", "optim.lr=0.5", "optim.grad_clip=0",
                              "train.zero_stage=3", "train.micro_batch_size=2", "rollout.group_size=4",
@@ -257,9 +258,9 @@ def _zero3_worker(model_dir: str, out: str) -> None:
     full = {n: t.clone() for n, t in policy.named_parameters_for_sync()}
     if rank == 0:
         Path(out).write_text(json.dumps(_compare_engine_weights(engine, full, model_dir)))
-    torch.distributed.barrier()
+    dist.barrier()
     engine.shutdown()  # vLLM's teardown destroys the default process group: after the last collective
-    shutdown_distributed(world)
+    dist.shutdown()
 
 
 def _compare_engine_weights(engine, full: dict, model_dir: str) -> dict:

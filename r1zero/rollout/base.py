@@ -55,9 +55,10 @@ class Engine(Protocol):
         ...
 
     def sleep(self) -> None:
-        """Release generation memory (KV cache, optionally weights) while the trainer runs. No-op where unsupported."""
+        """Release generation memory (KV cache, weights) while the trainer runs; the next `load_weights` brings it
+        back. No-op where unsupported (and for engines that share the trainer's module)."""
         ...
 
     def wake_up(self) -> None:
-        """Undo `sleep()` before the next `generate`."""
+        """Undo `sleep()` (`load_weights` does it itself: weights first, the KV cache after the load)."""
         ...

@@ -15,8 +15,10 @@ from r1zero.rollout.base import Rollout, SamplingParams
 
 class HFEngine:
     def __init__(self, model: torch.nn.Module, tokenizer, synced_gpus: bool = False, batch_size: int = 64,
-                 scores_budget_bytes: int = 1 << 30):
+                 scores_budget_bytes: int = 1 << 30, device: torch.device | None = None):
         self.model = model
+        # where the inputs go: the trainer's device (its parameters may be offloaded to the CPU under ZeRO-3)
+        self.device = device or next(model.parameters()).device
         self.tok = tokenizer
         self.synced_gpus = synced_gpus
         self.batch_size = batch_size  # sequences per generate call
@@ -47,7 +49,6 @@ class HFEngine:
         for i, p in enumerate(prompts):  # left padding
             ids[i, width - len(p):] = torch.tensor(p)
             mask[i, width - len(p):] = 1
-        device = next(self.model.parameters()).device
         kwargs = dict(max_new_tokens=s.max_new_tokens, num_return_sequences=n, return_dict_in_generate=True,
                       output_scores=True, pad_token_id=pad, eos_token_id=self.eos_ids, synced_gpus=self.synced_gpus)
         if s.greedy or s.temperature == 0:
@@ -57,7 +58,7 @@ class HFEngine:
                           top_k=s.top_k if s.top_k > 0 else None)
         if s.stop:
             kwargs.update(stop_strings=s.stop, tokenizer=self.tok)
-        res = self.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
+        res = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
         new = res.sequences[:, width:].cpu()  # [len(prompts) * n, L]
         # scores: L x [len(prompts) * n, V], already processed (temperature, top-p): the sampler's distribution
         logps = torch.stack([torch.log_softmax(sc.float(), -1).gather(-1, new[:, t:t + 1]).squeeze(-1).cpu()

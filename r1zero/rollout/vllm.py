@@ -33,9 +33,19 @@ Sampler logprobs: `logprobs_mode="processed_logprobs"`, i.e. after temperature /
 distribution the tokens were actually drawn from (the same convention as `rollout/hf.py`).
 `prompt_logprobs` are always the raw model's (no temperature).
 
-Sleep/wake: vLLM-CPU has no sleep mode (its worker ignores it), so on CPU `sleep()` / `wake_up()` are
-documented no-ops. On GPU with `RolloutConfig.enable_sleep`, `sleep()` offloads weights and drops the KV cache
-(level 1), and `load_weights` / `generate` wake the engine up first, so a woken engine never holds stale weights.
+GPU memory, colocated with the trainer (vLLM's documented RL usage; TRL's colocate mode does the same):
+  * placement: each training rank's engine runs on that rank's GPU, `distributed_executor_backend=
+    "external_launcher"` (the engine takes RANK / LOCAL_RANK from the launcher; the default single-process
+    executor would put every rank's engine on cuda:0);
+  * `gpu_memory_utilization` is the share of the GPU's *total* memory vLLM claims (weights + KV cache), and
+    that much must be free when the engine starts, after the trainer built its model and optimizer:
+    `check_gpu_share` says so before vLLM does, naming the knob;
+  * sleep: `sleep()` is level 2 (weights and KV cache discarded, nothing copied to CPU memory: the next
+    `load_weights` rewrites every weight). `load_weights` then wakes the weights only (`wake_up(tags=["weights"])`),
+    loads, and wakes the KV cache after (`wake_up(tags=["kv_cache"])`), so the cache is never allocated beside a
+    weight transfer. The loop: generate -> sleep -> logprobs, update -> load_weights -> generate. Generating
+    after a sleep without a load raises (the weights are gone).
+vLLM-CPU has no sleep mode (its worker ignores it): on CPU `sleep()` / `wake_up()` are no-ops.
 """
 from __future__ import annotations
 
@@ -142,6 +152,22 @@ def _finish_update(worker, layerwise: bool) -> list[str]:
 # ------------------------------------------------------------------------------------------------ engine
 
 
+def check_gpu_share(utilization: float, free_total: tuple[int, int] | None = None) -> None:
+    """Raise if `rollout.gpu_memory_utilization` of this GPU's total memory is not free now (vLLM claims that
+    share at start, next to what the trainer already holds: its weights, gradients and optimizer states)."""
+    if free_total is None:
+        if not torch.cuda.is_available():
+            return
+        free_total = torch.cuda.mem_get_info()
+    free, total = free_total
+    if utilization * total > free:
+        raise ValueError(f"rollout.gpu_memory_utilization={utilization} asks vLLM for {utilization * total / 2**30:.1f}"
+                         f" GiB of this GPU's {total / 2**30:.1f} GiB, but only {free / 2**30:.1f} GiB is free next "
+                         f"to the trainer: set rollout.gpu_memory_utilization <= {0.95 * free / total:.2f}, or shrink "
+                         f"the trainer (train.zero_stage, train.offload_optimizer; python -m r1zero.memory CONFIG)")
+
+
+
 class VLLMEngine:
     """A vLLM `LLM` in this process. See the module docstring for the weight-update path."""
 
@@ -158,6 +184,7 @@ class VLLMEngine:
         self.bucket_bytes = bucket_bytes
         self.packed = pack_cpu_weights or not self.on_cpu  # CPU GEMM weight packing (GPU: not applicable)
         self.sleep_enabled = cfg.enable_sleep and not self.on_cpu  # vLLM-CPU has no sleep mode
+        self._asleep: set[str] = set()  # "weights", "kv_cache": what sleep() released and is not back yet
         kwargs = dict(model=model_path, dtype=DTYPES[cfg.vllm_dtype], seed=seed, max_model_len=max_model_len,
                       tensor_parallel_size=cfg.tensor_parallel_size, enable_prefix_caching=cfg.enable_prefix_caching,
                       logprobs_mode="processed_logprobs", max_num_seqs=max_num_seqs,
@@ -165,7 +192,10 @@ class VLLMEngine:
         if self.on_cpu:
             kwargs["kv_cache_memory_bytes"] = int(os.environ["VLLM_CPU_KVCACHE_SPACE"]) * 2 ** 30
         else:
+            check_gpu_share(cfg.gpu_memory_utilization)
             kwargs.update(gpu_memory_utilization=cfg.gpu_memory_utilization, enable_sleep_mode=self.sleep_enabled)
+            if cfg.tensor_parallel_size == 1:  # this rank's GPU (LOCAL_RANK), beside this rank's trainer
+                kwargs["distributed_executor_backend"] = "external_launcher"
         set_threads = torch.set_num_threads  # the CPU worker replaces it by a no-op (it binds threads itself in
         try:                                  # multi-process mode); in-process nothing was bound: give it back
             with cpu_weight_packing(self.packed):
@@ -178,7 +208,6 @@ class VLLMEngine:
         # the worker runs in this process (it gets our objects, iterators included, without pickling)
         self.in_process = type(getattr(self.llm.llm_engine, "model_executor", None)).__name__ == "UniProcExecutor"
         self.weight_version = 0
-        self._sleeping = False
         self._updating = False
         self._weights_valid = True
 
@@ -197,11 +226,13 @@ class VLLMEngine:
         if self._updating:
             raise WeightSyncError("a weight update is in progress (begin_weight_update without "
                                   "finish_weight_update): the engine's weights are half old, half new")
+        if "weights" in self._asleep:
+            raise WeightSyncError("the engine slept (level 2: its weights were discarded) and got no load_weights "
+                                  "since: load the trainer's weights before generating")
         if not self._weights_valid:
             raise WeightSyncError("the last load_weights failed or was partial, so the engine's weights are a mix "
                                   "of old and new tensors: call load_weights again with the full model")
-        if self._sleeping:
-            self.wake_up()
+        self.wake_up()  # the KV cache, if a failed load left it asleep
 
     def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams,
                  ignore_eos: bool = False) -> list[Rollout]:
@@ -271,7 +302,7 @@ class VLLMEngine:
         """Start an update session (`update_weights` per bucket, then `finish_weight_update`)."""
         if self._updating:  # the previous session never finished (a client died mid-update)
             self._abort_update()
-        self.wake_up()  # weights must be resident to be overwritten
+        self.wake_up(["weights"])  # weight memory back (not the KV cache yet); its contents are overwritten
         self._loaded: set[str] = set()  # engine parameter names the loader reported
         self._received: set[str] = set()  # checkpoint names sent
         self._rpc(_start_update, self.layerwise)
@@ -295,6 +326,7 @@ class VLLMEngine:
             raise WeightSyncError("finish_weight_update without begin_weight_update")
         self._updating = False
         names = set(self._rpc(_finish_update, self.layerwise)[0])
+        self.wake_up(["kv_cache"])  # after the weights, as vLLM's RL usage does: no cache beside the transfer
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
         self.weight_version += 1
         missing = missing_weights(names, self._loaded, self._received, self._stacking)
@@ -335,13 +367,19 @@ class VLLMEngine:
 
     # ------------------------------------------------------------------------------------- sleep / wake
     def sleep(self) -> None:
-        """GPU: offload weights and drop the KV cache while the trainer runs. CPU: no-op (unsupported)."""
-        if self.sleep_enabled and not self._sleeping:
-            self.llm.sleep(level=1)
-            self._sleeping = True
+        """GPU: release the weights and the KV cache while the trainer runs (level 2: discarded, not copied to
+        CPU memory, since the next `load_weights` rewrites every weight). CPU: no-op (vLLM-CPU cannot sleep)."""
+        if self.sleep_enabled and not self._asleep:
+            self.llm.sleep(level=2)
+            self._asleep = {"weights", "kv_cache"}
 
-    def wake_up(self) -> None:
-        """Undo `sleep()`; also done automatically by `generate` / `load_weights`. CPU: no-op."""
-        if self._sleeping:
-            self.llm.wake_up()
-            self._sleeping = False
+    def wake_up(self, tags: list[str] | None = None) -> None:
+        """Reallocate what `sleep()` released: `tags` among "weights", "kv_cache" (None: both). `load_weights` does
+        this itself (weights first, the cache after the load); waking the weights alone leaves them undefined
+        until a load. CPU: no-op."""
+        todo = [t for t in (tags or ("weights", "kv_cache")) if t in self._asleep]
+        if todo:
+            self.llm.wake_up(tags=todo)
+            self._asleep -= set(todo)
+            if "weights" in todo:
+                self._weights_valid = False  # allocated, not yet loaded
