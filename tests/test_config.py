@@ -68,7 +68,8 @@ def test_errors_say_what_and_how(override, message):
     ("missing.yaml", None, "does not exist"),
     ("dup.yaml", b"train:\n  steps: 3\noptim:\n  lr: 1e-5\ntrain:\n  seed: 1\n",
      r"dup.yaml:5: key `train` is given twice \(first at line 1\)"),
-    ("inner.yaml", b"optim:\n  lr: 1.0e-5\n  lr: 1.0e-3\n", r"inner.yaml:3: key `lr` is given twice \(first at line 2\)"),
+    ("inner.yaml", b"optim:\n  lr: 1.0e-5\n  lr: 1.0e-3\n",
+     r"inner.yaml:3: key `lr` is given twice \(first at line 2\)"),
     ("latin1.yaml", "log:\n  run_name: caf\u00e9\n".encode("latin-1"),
      r"latin1.yaml:2: not UTF-8 text \(byte 0xe9 at offset 20\): save the file as UTF-8"),
 ])
