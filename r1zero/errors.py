@@ -131,6 +131,8 @@ def report(exc: BaseException, verbose: bool = False) -> int:
     kind, code, message = _classify(exc)
     if verbose or debug_env():
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    for bar in list(getattr(getattr(sys.modules.get("tqdm"), "tqdm", None), "_instances", ())):
+        bar.close()  # end a live progress line, so that the message starts on its own
     if _first_to_report(f"{kind}:{message}"):
         print(f"r1zero: {kind} error: {message}" if kind != "interrupted" else "r1zero: interrupted",
               file=sys.stderr, flush=True)
