@@ -76,14 +76,17 @@ def one_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def converting(cls: type[R1ZeroError], where: str, fix: str, types: tuple = (OSError, ValueError, RuntimeError)):
-    """Re-raise an exception of `types` from the block as `cls`("where: Type: message; fix"). Our own errors pass."""
+def converting(cls: type[R1ZeroError], key: str, value: str, fix: str,
+               types: tuple = (OSError, ValueError, RuntimeError)):
+    """Re-raise an exception of `types` from the block as `cls`: its own first line when that names `key`
+    already, else "`key=value`: Type: message; fix". Our own errors pass through."""
     try:
         yield
     except R1ZeroError:
         raise
     except types as e:
-        raise cls(f"{where}: {one_line(e)}; {fix}") from e
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise cls(first if key in first else f"`{key}={value}`: {one_line(e)}; {fix}") from e
 
 
 def _classify(exc: BaseException) -> tuple[str, int, str]:

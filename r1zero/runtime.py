@@ -89,21 +89,21 @@ def init(cfg: Config) -> RunContext:
     run_dir = _run_dir(cfg, rank, world)
     model_fix = "point model.name at a model directory (with config.json and weights), a reachable hub id, or " \
                 "smollm2-135m"
-    with converting(ModelError, f"`model.name={cfg.model.name}`", model_fix):
+    with converting(ModelError, "model.name", cfg.model.name, model_fix):
         if rank == 0:
             model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the others look
         _barrier(world)
         model_path = resolve_model(cfg.model.name)
         tok = load_tokenizer(cfg.model.name)
     rows, prompt_ids, sampler, eval_sets = _datasets(cfg, tok, rank, world)
-    with converting(ModelError, f"`model.name={cfg.model.name}`", model_fix, (OSError,)):
+    with converting(ModelError, "model.name", cfg.model.name, model_fix, (OSError,)):
         policy = Policy(cfg, model_path, world, rank)
     engine = make_engine(cfg, policy, tok, model_path, world)
     d = cfg.data
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
-    with converting(RewardError, f"`rewards.names={','.join(cfg.rewards.names)}`", "check the reward's module "
-                    "and settings (python -m rewards list)", (ValueError, ImportError, KeyError, AttributeError,
-                                                              OSError, RuntimeError)):
+    with converting(RewardError, "rewards.names", ",".join(cfg.rewards.names), "check the reward's module and "
+                    "its settings (rewards.*, grm.*, seal.*)", (ValueError, ImportError, KeyError, AttributeError,
+                                                                 OSError, RuntimeError)):
         scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
         eval_pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
@@ -127,13 +127,13 @@ def _datasets(cfg: Config, tok, rank: int, world: int):
     from r1zero import data, prompts
 
     d = cfg.data
-    with converting(DataError, f"`data.train={d.train}`", "fix or remove the offending rows", DATA_ERRORS):
+    with converting(DataError, "data.train", d.train, "fix or remove the offending rows", DATA_ERRORS):
         rows, prompt_ids, dropped = prompts.encode_prompts(data.load_dataset(d.train), d.template, tok, d.chat,
                                                            d.max_prompt_tokens)
     if dropped and rank == 0:
         print(f"[r1zero] dropped {dropped} training prompts longer than data.max_prompt_tokens={d.max_prompt_tokens}")
     sampler = data.Sampler(list(range(len(rows))), cfg.train.prompts_per_step, cfg.train.seed, rank, world)
-    with converting(DataError, f"`eval.suites={','.join(cfg.eval.suites)}`", "fix or remove the offending rows",
+    with converting(DataError, "eval.suites", ",".join(cfg.eval.suites), "fix or remove the offending rows",
                     DATA_ERRORS):
         eval_sets = {s: prompts.encode_prompts(data.load_dataset(s, limit=cfg.eval.limit), d.template, tok, d.chat,
                                                d.max_prompt_tokens)[:2] for s in cfg.eval.suites}

@@ -162,8 +162,9 @@ def bad_steps_message(ctx, step: int, in_row: int) -> str:
     """Why the run stops, and which checkpoint (if any) predates the weights that led there."""
     first = step - in_row + 1  # in_row 0: this step's update made the weights non-finite
     lr = ctx.cfg.optim.lr
-    what = (f"steps {first}-{step} in a row had a non-finite loss or gradient (train.max_bad_steps="
-            f"{ctx.cfg.train.max_bad_steps}); their updates were skipped, so the weights are still those after step "
+    span = f"step {step} had" if in_row == 1 else f"steps {first}-{step} in a row had"
+    what = (f"{span} a non-finite loss or gradient (train.max_bad_steps="
+            f"{ctx.cfg.train.max_bad_steps}); the updates were skipped, so the weights are still those after step "
             f"{first - 1}, which led there" if in_row else f"step {step}'s update made the weights NaN/inf; nothing "
             "of it was saved")
     older = checkpoint.newest_before(ctx.run_dir / "checkpoints", first - 1 if in_row else first)
