@@ -226,16 +226,14 @@ def find_resume(setting: str, root: Path, rank: int = 0) -> Path | None:
             raise ResumeError(f"`checkpoint.resume={setting}` is not a checkpoint directory (no trainer_state.json): "
                               "use auto, never, or a path like runs/<run>/checkpoints/step-000010")
         return path
-    path = latest(root) if root.is_dir() else None
-    if path is not None and path.name.startswith(".tmp-"):
-        final = root / path.name[len(".tmp-"):]
-        if rank == 0:
-            _remove(final)
-            os.replace(path, final)
-            write_atomic(root / "latest", final.name + "\n")
-        dist.barrier()
-        path = final
-    return path
+    found = latest(root) if root.is_dir() and rank == 0 else None
+    if found is not None and found.name.startswith(".tmp-"):  # put it in place (rank 0, before the others look)
+        final = root / found.name[len(".tmp-"):]
+        _remove(final)
+        os.replace(found, final)
+        write_atomic(root / "latest", final.name + "\n")
+    dist.barrier()
+    return latest(root) if root.is_dir() else None
 
 
 def load(policy, path: Path, rank: int = 0, world_size: int = 1) -> dict[str, Any]:

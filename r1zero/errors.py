@@ -13,7 +13,8 @@
 `report(exc, verbose)` prints one or two lines (`r1zero: <kind> error: <what, where, how to fix>`) and returns the exit
 code; the full traceback only with `log.verbose=true` or `R1ZERO_DEBUG=1`. Under a launcher with several ranks
 every rank catches its own error (so torch's `[rankN]:` traceback hook never runs) and the first rank of a node to
-report a message prints it: an error every rank hits (a config value) appears once, a rank's own error still appears.
+report a message prints it (rank 0 first: the others wait a second): an error every rank hits (a config value) appears
+once, a rank's own error still appears.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,6 +138,8 @@ def report(exc: BaseException, verbose: bool = False) -> int:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     for bar in list(getattr(getattr(sys.modules.get("tqdm"), "tqdm", None), "_instances", ())):
         bar.close()  # end a live progress line, so that the message starts on its own
+    if os.environ.get("RANK", "0") != "0":
+        time.sleep(1.0)  # let rank 0 (whose progress line it ends) report an error that every rank hit
     if _first_to_report(f"{kind}:{message}"):
         print(f"r1zero: {kind} error: {message}" if kind != "interrupted" else "r1zero: interrupted",
               file=sys.stderr, flush=True)

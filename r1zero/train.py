@@ -14,11 +14,11 @@ import time
 import torch
 
 from r1zero import checkpoint, runtime
-from r1zero.dist import all_true
-from r1zero.errors import BadStepsError
 from r1zero.advantages import dynamic_sampling_keep, frac_zero_std, group_advantages, overlong_soft_penalty
 from r1zero.batching import make_batch
 from r1zero.config import Config, flatten
+from r1zero.dist import all_true
+from r1zero.errors import BadStepsError
 from r1zero.evaluate import evaluate_suite
 from r1zero.rollout.base import SamplingParams
 
@@ -155,21 +155,22 @@ def run_eval(ctx, step: int) -> dict[str, float]:
 
 
 def sampling_seed(seed: int, rank: int, step: int, round_: int) -> int:
-    return ((seed * 1_000_003 + rank) * 1_000_003 + step) * 101 + round_ & 0x7FFFFFFF
+    return (((seed * 1_000_003 + rank) * 1_000_003 + step) * 101 + round_) & 0x7FFFFFFF
 
 
 def bad_steps_message(ctx, step: int, in_row: int) -> str:
     """Why the run stops, and which checkpoint (if any) predates the weights that led there."""
     first = step - in_row + 1  # in_row 0: this step's update made the weights non-finite
-    lr = ctx.cfg.optim.lr
-    span = f"step {step} had" if in_row == 1 else f"steps {first}-{step} in a row had"
-    what = (f"{span} a non-finite loss or gradient (train.max_bad_steps="
-            f"{ctx.cfg.train.max_bad_steps}); the updates were skipped, so the weights are still those after step "
-            f"{first - 1}, which led there" if in_row else f"step {step}'s update made the weights NaN/inf; nothing "
-            "of it was saved")
+    if in_row:
+        span = f"step {step} had" if in_row == 1 else f"steps {first}-{step} in a row had"
+        weights = f"those after step {first - 1}" if first > 1 else "the initial ones"
+        what = (f"{span} a non-finite loss or gradient (train.max_bad_steps={ctx.cfg.train.max_bad_steps}); the "
+                f"updates were skipped, so the weights are still {weights}, which led there")
+    else:
+        what = f"step {step}'s update made the weights NaN/inf; nothing of it was saved"
     older = checkpoint.newest_before(ctx.run_dir / "checkpoints", first - 1 if in_row else first)
     where = f"resume from {older} (checkpoint.resume={older})" if older else "start over (checkpoint.resume=never)"
-    return f"{what}. Lower optim.lr (now {lr:g}) or use model.dtype=fp32, then {where}"
+    return f"{what}. Lower optim.lr (now {ctx.cfg.optim.lr:g}) or use model.dtype=fp32, then {where}"
 
 
 def save(ctx, step: int, evals: dict, skipped: int = 0) -> None:

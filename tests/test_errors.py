@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from r1zero import errors
 from r1zero.models import build_tiny_model
 from runner import HF_LOOP, cli
 
@@ -29,6 +28,8 @@ def messages(proc) -> list[str]:
 
 
 def test_every_kind_has_its_own_exit_code():
+    from r1zero import errors
+
     kinds = [errors.ConfigError, errors.DataError, errors.ModelError, errors.ResumeError, errors.RewardError,
              errors.DiskError, errors.BadStepsError]
     codes = [errors.report(k("x")) for k in kinds]

@@ -117,10 +117,10 @@ def test_dynamic_sampling_on_two_ranks_runs_the_same_rounds_and_a_loop_error_pri
                            "29565", "-m", "r1zero.cli", "train", *args], cwd=ROOT,
                           env=env(R1ZERO_TEST_CALLS=str(calls)), capture_output=True, text=True, timeout=900)
     text = proc.stdout + proc.stderr
+    per_rank = [len((calls / f"rank{r}").read_text().splitlines()) for r in (0, 1)]
+    assert per_rank == [2 * 3 * 2 * 8] * 2, per_rank  # 2 steps x (1 + 2 refill rounds) x 2 prompts x 8 each
     assert [line for line in text.splitlines() if line.startswith("r1zero:")] == [
         "r1zero: bad_steps error: step 2 had a non-finite loss or gradient (train.max_bad_steps=1); the updates "
         "were skipped, so the weights are still those after step 1, which led there. Lower optim.lr (now 1e+30) "
         "or use model.dtype=fp32, then start over (checkpoint.resume=never)"], text[-3000:]
     assert "exitcode  : 8" in proc.stderr and "[rank" not in text
-    per_rank = [len((calls / f"rank{r}").read_text().splitlines()) for r in (0, 1)]
-    assert per_rank == [2 * 3 * 2 * 8] * 2, per_rank  # 2 steps x (1 + 2 refill rounds) x 2 prompts x 8 each

@@ -56,20 +56,19 @@ def test_kill_while_a_checkpoint_is_replaced_and_a_half_deleted_one(tiny, tmp_pa
     args = [f"model.name={tiny}", *HF_LOOP, f"log.output_dir={tmp_path}", "log.wandb_mode=disabled",
             "checkpoint.every=1", "checkpoint.keep_last=3", "checkpoint.export_model=false"]
     train(args + ["log.run_name=a", "train.steps=2"])
-    ckpts = tmp_path / "a" / "checkpoints"
+    ckpts, sim = tmp_path / "a" / "checkpoints", tmp_path / "sim" / "checkpoints"
     shutil.copytree(tmp_path / "a", tmp_path / "sim")
+    shutil.copytree(sim / "step-000002", sim / ".tmp-step-000002")
+    (sim / "step-000002" / "mp_rank_00_model_states.pt").unlink()  # the old save's rmtree got this far
+    res = train(args + ["log.run_name=sim", "train.steps=3"])
+    assert logged_steps(Path(res["run_dir"])) == [1, 2, 3]
+    assert sorted(p.name for p in sim.iterdir()) == ["latest", "step-000001", "step-000002", "step-000003"]
     proc = cli(args + [f"checkpoint.resume={ckpts / 'step-000001'}", "train.steps=2"],
                R1ZERO_KILL_AT="checkpoint.replace")
     assert proc.returncode == -9, proc.stderr[-3000:]
     assert (ckpts / "latest").read_text().strip() == "step-000002" and not (ckpts / "step-000002").exists()
     assert checkpoint.missing_files(ckpts / ".tmp-step-000002") == []
     assert checkpoint.latest(ckpts) == ckpts / ".tmp-step-000002"
-    sim = tmp_path / "sim" / "checkpoints"
-    shutil.copytree(sim / "step-000002", sim / ".tmp-step-000002")
-    (sim / "step-000002" / "mp_rank_00_model_states.pt").unlink()  # rmtree got this far
-    res = train(args + ["log.run_name=sim", "train.steps=3"])
-    assert logged_steps(Path(res["run_dir"])) == [1, 2, 3]
-    assert sorted(p.name for p in sim.iterdir()) == ["latest", "step-000001", "step-000002", "step-000003"]
 
 
 @pytest.fixture
