@@ -63,7 +63,7 @@ def group_advantages(rewards: Tensor, group_size: int, mode: str = "grpo", eps: 
             raise ValueError(f"advantage mode {mode!r} compares completions of one prompt: it needs group_size >= 2 "
                              "(use mode 'batch' for one completion per prompt)")
         flat = r.view(-1)  # [N]
-        if flat.numel() < 2:
+        if flat.numel() < 2 or bool(flat.amax() == flat.amin()):  # all equal: exactly 0, not rounding noise / eps
             return torch.zeros_like(flat)
         centred = flat - flat.mean()
         return centred / (flat.std() + eps)  # [N]

@@ -6,6 +6,10 @@
 
 `train` prints one JSON object as its last line of output: run_dir, wandb_dir, wall_s, steps, eval_before,
 eval_after, metrics, reward_curve.
+
+Errors: every rank catches its own, prints one or two lines (r1zero/errors.py) and exits with the code of its kind
+(config 2, data 3, model 4, resume 5, rewards 6, disk 7, bad steps 8, internal 1); the traceback only with
+`log.verbose=true` or `R1ZERO_DEBUG=1`.
 """
 from __future__ import annotations
 
@@ -15,14 +19,11 @@ import sys
 
 
 def _train(args: argparse.Namespace) -> int:
-    from r1zero.config import ConfigError, load_config
+    from r1zero.config import load_config
     from r1zero.train import train
 
-    try:
-        cfg = load_config(args.config, args.overrides)
-    except ConfigError as e:
-        print(f"r1zero: config error: {e}", file=sys.stderr)
-        return 2
+    cfg = load_config(args.config, args.overrides)
+    args.verbose = cfg.log.verbose
     result = train(cfg)
     if result.get("metrics"):
         print(f"[r1zero] metrics: {result['metrics']}\n[r1zero] reward curve: {result['reward_curve']}\n"
@@ -36,7 +37,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     """Evaluate a model on suites with the config's engine and template: no trainer, no DeepSpeed."""
-    from r1zero.config import ConfigError, load_config
+    from r1zero.config import load_config
     from r1zero.evaluate import run_evaluation
 
     greedy = args.greedy or (args.k == 1 and args.temperature is None)  # k=1 without a temperature: greedy
@@ -49,11 +50,8 @@ def _eval(args: argparse.Namespace) -> int:
     overrides += [f"eval.temperature={args.temperature}"] if args.temperature is not None else []
     overrides += [f"eval.top_p={args.top_p}"] if args.top_p is not None else []
     overrides += [f"eval.max_new_tokens={args.max_new_tokens}"] if args.max_new_tokens else []
-    try:
-        cfg = load_config(args.config, overrides + list(args.overrides))
-    except ConfigError as e:
-        print(f"r1zero: config error: {e}", file=sys.stderr)
-        return 2
+    cfg = load_config(args.config, overrides + list(args.overrides))
+    args.verbose = cfg.log.verbose
     import shlex
     import time
 
@@ -107,10 +105,18 @@ def main(argv: list[str] | None = None) -> None:
         from rewards.__main__ import main as rewards_main
 
         sys.exit(rewards_main(["score", *args.rest, *extra]))
-    args.argv = argv[1:]
+    args.argv, args.verbose = argv[1:], False
     if extra:
         args.overrides = list(args.overrides) + extra
-    sys.exit({"train": _train, "eval": _eval}[args.cmd](args))
+    try:
+        code = {"train": _train, "eval": _eval}[args.cmd](args)
+    except BaseException as e:  # noqa: BLE001 - every error leaves as one message and its exit code
+        if isinstance(e, SystemExit):
+            raise
+        from r1zero.errors import report
+
+        code = report(e, verbose=args.verbose)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

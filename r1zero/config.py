@@ -21,9 +21,8 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config problem, with what is wrong, where (file / key) and how to fix it."""
+from r1zero.errors import ConfigError  # noqa: F401 - a config problem: what is wrong, where (file / key), the fix
+from r1zero.validation import check_names, check_values, read_yaml
 
 
 @dataclass
@@ -189,6 +188,7 @@ class LogConfig:
     samples_every: int = 10  # log a table of rollout samples every N steps (0: never)
     samples_count: int = 8  # rows per samples table
     console_every: int = 1
+    verbose: bool = False  # errors with their full traceback (also R1ZERO_DEBUG=1); else one or two lines
 
 
 @dataclass
@@ -316,12 +316,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist (pass --config PATH; examples in launch/configs/)")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{p}{line}: not valid YAML: {e}") from None
+        raw = read_yaml(p) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections (model:, train:, ...)")
         for section, body in raw.items():
@@ -347,17 +342,7 @@ def validate(cfg: Config, world_size: int = 1) -> None:
     t, r, a, e = cfg.train, cfg.rollout, cfg.algo, cfg.eval
     if t.steps < 0:
         raise ConfigError(f"`train.steps` must be >= 0 (0: evaluate only), got {t.steps}")
-    positive = {"train.prompts_per_step": t.prompts_per_step,
-                "train.micro_batch_size": t.micro_batch_size, "train.minibatches": t.minibatches,
-                "rollout.group_size": r.group_size, "rollout.max_new_tokens": r.max_new_tokens, "algo.mu": a.mu,
-                "rewards.workers": cfg.rewards.workers, "eval.k": e.k, "eval.max_new_tokens": e.max_new_tokens}
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"`{key}` must be >= 1, got {value}")
-    if cfg.optim.lr <= 0:
-        raise ConfigError(f"`optim.lr` must be > 0, got {cfg.optim.lr}")
-    if r.temperature < 0 or not 0 < r.top_p <= 1:
-        raise ConfigError("`rollout.temperature` must be >= 0 and `rollout.top_p` in (0, 1]")
+    check_values(cfg, flat)  # finite floats, value ranges (validation.RANGES), betas, cross-field rules
     if r.group_size < 2 and a.advantage in ("grpo", "drgrpo"):
         raise ConfigError(f"`algo.advantage={a.advantage}` compares completions of the same prompt: "
                           "set `rollout.group_size` >= 2 (or use `algo.advantage=batch`)")
@@ -386,6 +371,7 @@ def validate(cfg: Config, world_size: int = 1) -> None:
                           "path has no supervised warm start: use `algo.loss=pg`")
     if a.loss == "rft" and a.mu > 1:
         raise ConfigError("`algo.loss=rft` is on-policy supervised learning: set `algo.mu=1`")
+    check_names(cfg)  # rewards, datasets, suites, model and resume paths
     check_batch(cfg, world_size)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from r1zero.errors import DataError  # a dataset problem, naming the file (and line) and saying how to fix it
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 DATASETS: dict[str, str] = {  # name -> file under r1zero/data/
@@ -44,10 +46,6 @@ ADDITION_SEED = 0
 ADDITION_SIZES = {"train": 5000, "test": 500}
 # task -> (smallest operand, largest operand, {split: rows}); test rows come first in the shuffled pair list
 ADDITION_TASKS = {"addition": (10, 99, ADDITION_SIZES), "addition_small": (0, 20, {"train": 241, "test": 200})}
-
-
-class DataError(ValueError):
-    """A dataset problem, naming the file (and line) and saying how to fix it."""
 
 
 # ---------------------------------------------------------------------------------------------- files

@@ -15,12 +15,17 @@ rank's GPU, or the CPU) just before its forward, and every logprob, loss and sta
 runs only on the positions that predict completion tokens, `train.logit_chunk_tokens` at a time, inside the
 model's own forward (`losses.head_logprobs`, see `_token_logprobs`), so no [tokens, vocab] block is kept.
 
-Non-finite losses: a micro-batch whose loss is NaN/inf (on any rank) backpropagates an exact zero instead, and the
-optimizer step it belongs to runs with learning rate 0, so the weights do not move (Adam's moment estimates still see
-the finite micro-batches). A non-finite gradient norm after a step is reported in the metrics; the trainer stops.
+Non-finite steps: an optimizer step with a NaN/inf loss (any micro-batch, any rank) or gradient is not applied: the
+client optimizer's own step (the one that moves the weights and Adam's moments on every ZeRO stage) is skipped, the
+same decision on every rank. The loss is checked per micro-batch (a bad one backpropagates an exact zero); the
+gradient under ZeRO-0 from its global norm here, under ZeRO 1-3 and bf16 by DeepSpeed, which skips on a non-finite
+global norm itself (we see that its step did not run). `train/nonfinite` is the share of skipped optimizer steps.
+After an applied step the weights are checked (`weights_finite`); `train/nonfinite_weights` = 1 makes the trainer
+stop at once, before anything is saved. Checkpoints refuse non-finite weights too.
 """
 from __future__ import annotations
 
+import functools
 import math
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
@@ -30,6 +35,7 @@ import torch
 from r1zero import dist, losses
 from r1zero.batching import Batch
 from r1zero.config import Config, deepspeed_config, grad_accumulation
+from r1zero.dist import all_sum, all_true
 
 
 def lr_lambda(cfg: Config):
@@ -179,17 +185,21 @@ class Policy:
         empty = a.loss == "rft" and self._all_sum(float(mini.loss_mask.sum())) == 0
         scale = float(self.world_size)  # undo DeepSpeed's average over ranks (it also divides by gas: we disable it)
         stats: dict[str, list[torch.Tensor]] = {}
-        bad = False
+        bad, applied = False, True
         for mb in mini.micro_batches(self.cfg.train.micro_batch_size):
             loss, s = self._micro_loss(mb, norm)
-            finite = self._all_true(bool(torch.isfinite(loss)))
+            finite = all_true(bool(torch.isfinite(loss)))
             if not finite:
                 bad = True
                 loss = sum(p.sum() for p in self.engine.parameters() if p.requires_grad) * 0.0
             self.engine.backward(loss * scale, scale_wrt_gas=False)
-            boundary_norm = self._grad_norm_stage0() if self.engine.is_gradient_accumulation_boundary() else None
-            with self._zero_lr((bad or empty) and self.engine.is_gradient_accumulation_boundary()):
+            boundary = self.engine.is_gradient_accumulation_boundary()
+            boundary_norm = self._grad_norm_stage0() if boundary else None
+            skip = boundary and (bad or (boundary_norm is not None and not math.isfinite(boundary_norm)))
+            with self._zero_lr(empty and boundary), self._client_step(skip) as stepped:
                 self.engine.step()
+            if boundary:
+                applied = self._applied_everywhere(bool(stepped) and not skip)
             for k, v in s.items():
                 stats.setdefault(k, []).append(v.detach().float())
         out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
@@ -197,8 +207,49 @@ class Policy:
         if gn is not None:
             out["policy/grad_norm"] = float(gn)
         out["policy/lr"] = self.scheduler.get_last_lr()[0]
-        out["train/nonfinite"] = float(bad)
+        out["train/nonfinite"] = float(not applied)
+        out["train/nonfinite_weights"] = float(applied and not all_true(_finite(stepped)))
         return out
+
+    @contextmanager
+    def _client_step(self, skip: bool):
+        """Around `engine.step()`: yields the list of tensors the client optimizer's step was given (empty when
+        DeepSpeed did not call it: not at a boundary, or its own overflow check failed); with `skip` that call is a
+        no-op, so neither the weights nor the optimizer's moments move. The client optimizer (ours: AdamW or SGD)
+        is what ZeRO 0-3, BF16 and offload all call on their fp32 weights (this rank's shard under ZeRO)."""
+        inner = self.engine.basic_optimizer
+        own = inner.__dict__.get("step")
+        real = inner.step
+        stepped: list[torch.Tensor] = []
+
+        @functools.wraps(real)  # keeps the marks torch's LR scheduler put on the step it wrapped
+        def step(*args, **kwargs):
+            stepped.extend(p for g in inner.param_groups for p in g["params"])  # ZeRO-3: one sub-group per call
+            return None if skip else real(*args, **kwargs)
+
+        inner.step = step
+        try:
+            yield stepped
+        finally:
+            if own is None:
+                del inner.step
+            else:
+                inner.step = own
+
+    def _applied_everywhere(self, applied: bool) -> bool:
+        """The step's fate, checked to be the same on every rank (ZeRO shards: one rank stepping alone would
+        leave the weights half updated)."""
+        count = all_sum(float(applied))
+        if count not in (0.0, float(self.world_size)):
+            raise RuntimeError(f"the optimizer step ran on {count:.0f} of {self.world_size} ranks: the weights are "
+                               "now inconsistent across ranks; resume from the last checkpoint")
+        return count > 0
+
+    def weights_finite(self) -> bool:
+        """True when every weight on every rank is finite (checked before a checkpoint is written). Collective."""
+        if self.cfg.train.zero_stage == 3:  # this rank's shard of each parameter
+            return all_true(_finite([p.ds_tensor for p in self.engine.module.parameters()]))
+        return all_true(_finite(list(self.engine.module.parameters())))
 
     def _micro_loss(self, mb: Batch, norm: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         a = self.cfg.algo
@@ -292,6 +343,11 @@ class Policy:
         import deepspeed
 
         return deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
+
+
+def _finite(tensors: list[torch.Tensor]) -> bool:
+    """Every element finite; chunked, so a large ZeRO shard needs no full-size boolean temporary."""
+    return all(bool(torch.isfinite(chunk).all()) for t in tensors for chunk in t.detach().reshape(-1).split(1 << 24))
 
 
 def _lm_head(model):

@@ -18,6 +18,7 @@ import torch
 
 from r1zero import checkpoint, dist
 from r1zero.config import Config, flatten
+from r1zero.errors import DataError, ModelError, RewardError, converting
 from r1zero.scoring import Scores
 
 
@@ -72,7 +73,7 @@ class Timers:
 
 
 def init(cfg: Config) -> RunContext:
-    from r1zero import data, prompts
+    from r1zero import prompts
     from r1zero.config import validate
     from r1zero.models import load_tokenizer, resolve_model
     from r1zero.policy import Policy
@@ -85,36 +86,59 @@ def init(cfg: Config) -> RunContext:
     torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
     seed_everything(cfg.train.seed + rank)
     run_dir = _run_dir(cfg)
-    if rank == 0:
-        model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the other ranks look
-    dist.barrier()
-    model_path = resolve_model(cfg.model.name)
-    tok = load_tokenizer(cfg.model.name)
-    d = cfg.data
-    rows, prompt_ids, dropped = prompts.encode_prompts(data.load_dataset(d.train), d.template, tok, d.chat,
-                                                       d.max_prompt_tokens)
-    if dropped and rank == 0:
-        print(f"[r1zero] dropped {dropped} training prompts longer than data.max_prompt_tokens={d.max_prompt_tokens}")
-    sampler = data.Sampler(list(range(len(rows))), cfg.train.prompts_per_step, cfg.train.seed, rank, world)
-    eval_sets = {s: prompts.encode_prompts(data.load_dataset(s, limit=cfg.eval.limit), d.template, tok, d.chat,
-                                           d.max_prompt_tokens)[:2] for s in cfg.eval.suites}
-    policy = Policy(cfg, model_path, world, rank)
+    model_fix = "point model.name at a model directory (with config.json and weights), a reachable hub id, or " \
+                "smollm2-135m"
+    with converting(ModelError, "model.name", cfg.model.name, model_fix):
+        if rank == 0:
+            model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the others look
+        dist.barrier()
+        model_path = resolve_model(cfg.model.name)
+        tok = load_tokenizer(cfg.model.name)
+    rows, prompt_ids, sampler, eval_sets = _datasets(cfg, tok, rank, world)
+    with converting(ModelError, "model.name", cfg.model.name, model_fix, (OSError,)):
+        policy = Policy(cfg, model_path, world, rank)
     engine = make_engine(cfg, policy, tok, model_path, world)
+    d = cfg.data
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
-    scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
-    eval_pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
+    with converting(RewardError, "rewards.names", ",".join(cfg.rewards.names), "check the reward's module and "
+                    "its settings (rewards.*, grm.*, seal.*)", (ValueError, ImportError, KeyError, AttributeError,
+                                                                 OSError, RuntimeError)):
+        scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
+        eval_pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
                      eval_pool, None, prefill, stop, tok.pad_token_id)
     _resume(ctx)
     if getattr(engine, "remote", False) and not ctx.syncs:  # servers may hold anything (another run's weights)
         sync_weights(ctx, ctx.start_step)
     ctx.tracker = Tracker(run_dir, flatten(cfg), cfg.log.wandb_mode, cfg.log.wandb_project, run_dir.name,
-                          run_id=ctx.state.get("wandb_run_id"), enabled=rank == 0)
+                          run_id=ctx.state.get("wandb_run_id"), enabled=rank == 0, start_step=ctx.start_step,
+                          log_offsets=ctx.state.get("logs"), new_run=cfg.checkpoint.resume == "never")
     if rank == 0:
         import yaml
 
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     return ctx
+
+
+DATA_ERRORS = (ValueError, TypeError, RecursionError, OSError)  # what a bad dataset file or row can raise
+
+
+def _datasets(cfg: Config, tok, rank: int, world: int):
+    """(training rows, their prompt ids, this rank's sampler, eval suites); errors are DataErrors."""
+    from r1zero import data, prompts
+
+    d = cfg.data
+    with converting(DataError, "data.train", d.train, "fix or remove the offending rows", DATA_ERRORS):
+        rows, prompt_ids, dropped = prompts.encode_prompts(data.load_dataset(d.train), d.template, tok, d.chat,
+                                                           d.max_prompt_tokens)
+    if dropped and rank == 0:
+        print(f"[r1zero] dropped {dropped} training prompts longer than data.max_prompt_tokens={d.max_prompt_tokens}")
+    sampler = data.Sampler(list(range(len(rows))), cfg.train.prompts_per_step, cfg.train.seed, rank, world)
+    with converting(DataError, "eval.suites", ",".join(cfg.eval.suites), "fix or remove the offending rows",
+                    DATA_ERRORS):
+        eval_sets = {s: prompts.encode_prompts(data.load_dataset(s, limit=cfg.eval.limit), d.template, tok, d.chat,
+                                               d.max_prompt_tokens)[:2] for s in cfg.eval.suites}
+    return rows, prompt_ids, sampler, eval_sets
 
 
 def build_model_rewards(cfg: Config, model_path: str, tok, policy, rank: int, run_dir: Path) -> dict:
@@ -126,10 +150,10 @@ def build_model_rewards(cfg: Config, model_path: str, tok, policy, rank: int, ru
 
 
 def _resume(ctx: RunContext) -> None:
-    path = checkpoint.find_resume(ctx.cfg.checkpoint.resume, ctx.run_dir / "checkpoints")
+    path = checkpoint.find_resume(ctx.cfg.checkpoint.resume, ctx.run_dir / "checkpoints", ctx.rank)
     if path is None:
         return
-    ctx.state = checkpoint.load(ctx.policy, path, ctx.rank)
+    ctx.state = checkpoint.load(ctx.policy, path, ctx.rank, ctx.world_size)
     ctx.sampler.load_state_dict(ctx.state["sampler"])
     ctx.start_step = int(ctx.state["step"])
     if ctx.rank == 0:

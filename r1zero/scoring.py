@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from r1zero.config import RewardsConfig
 from r1zero.rollout.base import Rollout
+
+if TYPE_CHECKING:  # config validation looks up MODEL_REWARDS here: no import back
+    from r1zero.config import RewardsConfig
 
 MODEL_REWARDS: dict[str, str] = {  # name -> "module:Class"
     "grm_judge": "r1zero.grm:JudgeReward",  # SPCT generative reward model: k sampled critiques, scores summed

@@ -6,8 +6,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 import sys
 import time
 
@@ -17,6 +17,8 @@ from r1zero import checkpoint, runtime
 from r1zero.advantages import dynamic_sampling_keep, frac_zero_std, group_advantages, overlong_soft_penalty
 from r1zero.batching import make_batch
 from r1zero.config import Config, flatten
+from r1zero.dist import all_true
+from r1zero.errors import BadStepsError
 from r1zero.evaluate import evaluate_suite
 from r1zero.rollout.base import SamplingParams
 
@@ -31,12 +33,12 @@ def train(cfg: Config) -> dict:
     evals: dict[str, dict[int, dict[str, float]]] = ctx.state.get("evals", {})
     if cfg.eval.before and step == 0:
         evals.setdefault("before", {})[0] = run_eval(ctx, step=0)
-    bad_in_row, progress = 0, runtime.progress(ctx, step)
+    bad_in_row, skipped, progress = 0, int(ctx.state.get("skipped_steps", 0)), runtime.progress(ctx, step)
     for step in range(ctx.start_step, cfg.train.steps):
         timers.reset()
         # 1. sample B problems (this rank's share), 2. generate G completions each, 3. score them
         with timers("generate"):
-            rows, rollouts, scores, gen_stats = generate_and_score(ctx, sampling, timers)
+            rows, rollouts, scores, gen_stats = generate_and_score(ctx, sampling, timers, step)
         # 4. group-relative advantages (per prompt group of G)
         rewards = scores.rewards
         if cfg.algo.overlong == "soft":
@@ -59,6 +61,8 @@ def train(cfg: Config) -> dict:
         # 7. the policy-gradient update: mu epochs x minibatches, DeepSpeed ZeRO step(s)
         with timers("update"):
             metrics = ctx.policy.update(batch)
+        if metrics["train/nonfinite_weights"]:  # an applied update made them NaN/inf: stop before anything uses them
+            raise BadStepsError(bad_steps_message(ctx, step + 1, 0))
         # 8. push the new weights into the rollout engine, which wakes up for them (no-op for the hf engine: it
         #    shares the module)
         with timers("sync"):
@@ -71,50 +75,53 @@ def train(cfg: Config) -> dict:
         metrics["reward/frac_zero_std"] = frac_zero_std(scores.rewards, cfg.rollout.group_size)
         metrics.update(timers.metrics())
         metrics["perf/tokens_per_s"] = gen_stats["completion/tokens"] * world / max(timers.total(), 1e-9)
+        skipped += round(metrics["train/nonfinite"] * cfg.algo.mu * cfg.train.minibatches)
+        metrics["train/skipped_steps"] = float(skipped)  # optimizer steps not applied since the run began
         metrics = runtime.reduce_metrics(metrics, world)
         ctx.tracker.log(step + 1, metrics)
         if cfg.log.samples_every and (step + 1) % cfg.log.samples_every == 0:
             ctx.tracker.log_samples(step + 1, runtime.sample_rows(rows, rollouts, scores, cfg.log.samples_count))
         progress.update(1)
         progress.set_postfix(reward=f"{metrics['reward/mean']:.3f}", s_step=f"{timers.total():.1f}")
-        # 10. NaN/inf guard: K bad steps in a row stop the run
-        bad = metrics.get("train/nonfinite", 0) > 0 or not math.isfinite(metrics.get("policy/grad_norm", 0.0))
-        bad_in_row = bad_in_row + 1 if bad else 0
+        checkpoint.kill_point(f"logged:{step + 1}")
+        # 10. NaN/inf guard: a step with a non-finite loss or gradient was not applied (policy.py); K in a row stop
+        bad_in_row = bad_in_row + 1 if metrics["train/nonfinite"] > 0 else 0
         if bad_in_row >= cfg.train.max_bad_steps:
-            raise FloatingPointError(
-                f"{bad_in_row} steps in a row had a non-finite loss or gradient (step {step + 1}); the weights were "
-                f"not updated on those steps. Lower optim.lr, set model.dtype=fp32, or resume from the last "
-                f"checkpoint in {ctx.run_dir / 'checkpoints'}")
-        # 11. maybe evaluate, maybe checkpoint
+            raise BadStepsError(bad_steps_message(ctx, step + 1, bad_in_row))
+        # 11. maybe evaluate, maybe checkpoint (not while steps are skipped: these weights led to the skips)
         if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.train.steps:
             evals.setdefault("during", {})[step + 1] = run_eval(ctx, step=step + 1)
-        if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0:
-            save(ctx, step + 1, evals)
+        if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0 and not bad_in_row:
+            save(ctx, step + 1, evals, skipped)
     progress.close()
     steps_done = cfg.train.steps
     if cfg.eval.after:
         evals.setdefault("after", {})[steps_done] = run_eval(ctx, step=steps_done)
-    if cfg.checkpoint.save_final and not (cfg.checkpoint.every and steps_done % cfg.checkpoint.every == 0):
-        save(ctx, steps_done, evals)
+    if cfg.checkpoint.save_final and not (cfg.checkpoint.every and steps_done % cfg.checkpoint.every == 0) \
+            and not bad_in_row:
+        save(ctx, steps_done, evals, skipped)
     if cfg.checkpoint.export_model:  # a Hugging Face model dir for the next stage or `r1zero eval --model`
         checkpoint.export_model(ctx.policy, ctx.tokenizer, ctx.run_dir / "final_model", ctx.rank, ctx.world_size)
     result = runtime.finish(ctx, evals, steps_done, time.time() - t_start)
     return result
 
 
-def generate_and_score(ctx, sampling: SamplingParams, timers):
+def generate_and_score(ctx, sampling: SamplingParams, timers, step: int):
     """Sample prompts, generate G completions each, score them. With dynamic sampling, groups whose rewards are all
-    equal (no learning signal) are replaced by fresh prompts, up to `algo.max_refill_rounds` extra rounds."""
+    equal (no learning signal) are replaced by fresh prompts, up to `algo.max_refill_rounds` extra rounds; every
+    rank runs as many rounds as the one that needs most (the engines' and rewards' collectives stay in step).
+    Each round's sampling is seeded from (seed, rank, step, round), so a resumed run samples what it would have."""
     cfg, G = ctx.cfg, ctx.cfg.rollout.group_size
     want = cfg.train.prompts_per_step // ctx.world_size
     kept: list = []  # (row, group rollouts, group scores)
     spare: list = []
     rounds = 1 + (cfg.algo.max_refill_rounds if cfg.algo.dynamic_sampling else 0)
     n_generated, verify, extra = 0, {"verify/timeouts": 0.0, "verify/errors": 0.0}, {}
-    for _ in range(rounds):
+    for round_ in range(rounds):
         idx = ctx.sampler.next_batch()
         rows = [ctx.rows[i] for i in idx]
-        rollouts = ctx.engine.generate([ctx.prompt_ids[i] for i in idx], n=G, sampling=sampling)
+        seeded = dataclasses.replace(sampling, seed=sampling_seed(cfg.train.seed, ctx.rank, step, round_))
+        rollouts = ctx.engine.generate([ctx.prompt_ids[i] for i in idx], n=G, sampling=seeded)
         n_generated += len(rollouts)
         samples = [rows[r.prompt_index] for r in rollouts]
         with timers("score"):
@@ -129,7 +136,7 @@ def generate_and_score(ctx, sampling: SamplingParams, timers):
         for g, row in enumerate(rows):
             item = (row, rollouts[g * G:(g + 1) * G], runtime.slice_scores(scores, g * G, (g + 1) * G))
             (kept if bool(keep[g * G]) else spare).append(item)
-        if len(kept) >= want:
+        if all_true(len(kept) >= want):
             break
     groups = (kept + spare)[:want]  # informative groups first; pad with uninformative ones to keep shapes fixed
     return runtime.merge_groups(groups, n_generated, len(kept), {**verify, **extra})
@@ -148,8 +155,28 @@ def run_eval(ctx, step: int) -> dict[str, float]:
     return out
 
 
-def save(ctx, step: int, evals: dict) -> None:
-    state = {"sampler": ctx.sampler.state_dict(), "wandb_run_id": ctx.tracker.run_id, "evals": evals}
+def sampling_seed(seed: int, rank: int, step: int, round_: int) -> int:
+    return (((seed * 1_000_003 + rank) * 1_000_003 + step) * 101 + round_) & 0x7FFFFFFF
+
+
+def bad_steps_message(ctx, step: int, in_row: int) -> str:
+    """Why the run stops, and which checkpoint (if any) predates the weights that led there."""
+    first = step - in_row + 1  # in_row 0: this step's update made the weights non-finite
+    if in_row:
+        span = f"step {step} had" if in_row == 1 else f"steps {first}-{step} in a row had"
+        weights = f"those after step {first - 1}" if first > 1 else "the initial ones"
+        what = (f"{span} a non-finite loss or gradient (train.max_bad_steps={ctx.cfg.train.max_bad_steps}); the "
+                f"updates were skipped, so the weights are still {weights}, which led there")
+    else:
+        what = f"step {step}'s update made the weights NaN/inf; nothing of it was saved"
+    older = checkpoint.newest_before(ctx.run_dir / "checkpoints", first - 1 if in_row else first)
+    where = f"resume from {older} (checkpoint.resume={older})" if older else "start over (checkpoint.resume=never)"
+    return f"{what}. Lower optim.lr (now {ctx.cfg.optim.lr:g}) or use model.dtype=fp32, then {where}"
+
+
+def save(ctx, step: int, evals: dict, skipped: int = 0) -> None:
+    state = {"sampler": ctx.sampler.state_dict(), "wandb_run_id": ctx.tracker.run_id, "evals": evals,
+             "skipped_steps": skipped, "logs": ctx.tracker.offsets()}
     checkpoint.save(ctx.policy, ctx.run_dir / "checkpoints", step, state, ctx.cfg.checkpoint.keep_last,
                     ctx.rank, ctx.world_size)
 

@@ -55,6 +55,12 @@ def test_all_equal_groups_give_exact_zero_not_nan(mode):
     assert torch.equal(group_advantages(torch.ones(8), 4, mode), torch.zeros(8))
 
 
+def test_all_equal_batch_with_one_completion_per_prompt_gives_exact_zero():
+    # G = 1 takes the whole batch as the group: seven 0.1s gave -0.0074 each before (mean off by rounding, / eps)
+    for value, n in ((0.1, 7), (0.7, 7), (0.3, 6)):
+        assert torch.equal(group_advantages(torch.full((n,), value), 1, "batch"), torch.zeros(n))
+
+
 def test_group_advantages_sum_to_zero_per_group():
     r = torch.rand(40)
     for mode in ("grpo", "drgrpo", "batch"):

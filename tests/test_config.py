@@ -29,6 +29,32 @@ def test_yaml_and_overrides_types(tmp_path):
     ("steps=3", "unknown config key `steps`"),
     ("algo.loss=rft", "supervised stage of the grm and seal tasks only"),
     ("algo.loss=sft", "choose one of pg, rft"),
+    # values that passed validation before and crashed later or misbehaved (issue 15, items 3 and 7)
+    ("optim.lr=nan", "`optim.lr` must be a finite number, got nan"),
+    ("optim.lr=inf", "`optim.lr` must be a finite number, got inf"),
+    ("optim.lr=-inf", "`optim.lr` must be a finite number"),
+    ("rollout.temperature=nan", "`rollout.temperature` must be a finite number"),
+    ("rollout.temperature=0", "`rollout.temperature=0` is greedy decoding: the 8 completions"),
+    ("rewards.timeout_s=0", "`rewards.timeout_s` must be > 0"),
+    ("rewards.timeout_s=-1", "`rewards.timeout_s` must be > 0"),
+    ("rewards.names=accuracy,acuracy", "`rewards.names`: unknown reward 'acuracy'; use one of accuracy,"),
+    ("rewards.names=no_such_module:fn", "`rewards.names`: 'no_such_module:fn': cannot import no_such_module"),
+    ("eval.suites=math500,math5000", "`eval.suites`: 'math5000' is neither a dataset name nor a file"),
+    ("data.train=gsm8", "`data.train`: 'gsm8' is neither a dataset name nor a file"),
+    ("model.name=./no/such/model", "`model.name=./no/such/model` is a path that does not exist"),
+    ("checkpoint.resume=/no/such/run/checkpoints/step-000002", "is not a checkpoint directory"),
+    ("train.threads=-2", "`train.threads` must be >= 0 (0: cores / ranks), got -2"),
+    ("optim.betas=1.5,2", "`optim.betas` must be two numbers in [0, 1)"),
+    ("optim.betas=0.9,0.99,0.999", "`optim.betas` must be two numbers in [0, 1)"),
+    ("checkpoint.every=-1", "`checkpoint.every` must be >= 0 (0: only at the end), got -1"),
+    ("checkpoint.keep_last=0", "`checkpoint.keep_last` must be >= 1, got 0"),
+    ("eval.every=-1", "`eval.every` must be >= 0"),
+    ("eval.limit=-5", "`eval.limit` must be >= 0 (0: all problems), got -5"),
+    ("optim.warmup_steps=-3", "`optim.warmup_steps` must be >= 0"),
+    ("optim.grad_clip=-1", "`optim.grad_clip` must be >= 0 (0: no clipping), got -1"),
+    ("rollout.sync_check_tol=-1", "`rollout.sync_check_tol` must be > 0"),
+    ("train.max_bad_steps=0", "`train.max_bad_steps` must be >= 1 (1: stop at the first non-finite step), got 0"),
+    ("train.max_bad_steps=-2", "`train.max_bad_steps` must be >= 1"),
 ])
 def test_errors_say_what_and_how(override, message):
     with pytest.raises(ConfigError) as e:
@@ -36,17 +62,22 @@ def test_errors_say_what_and_how(override, message):
     assert message in str(e.value)
 
 
-def test_yaml_errors_name_the_file(tmp_path):
-    p = tmp_path / "bad.yaml"
-    p.write_text("train:\n  steps: [1,\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: not valid YAML"):
-        load_config(p)
-    q = tmp_path / "unknown.yaml"
-    q.write_text("train:\n  warmup: 3\n")
-    with pytest.raises(ConfigError, match=r"unknown.yaml: unknown config key `train.warmup`"):
-        load_config(q)
-    with pytest.raises(ConfigError, match="does not exist"):
-        load_config(tmp_path / "missing.yaml")
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.yaml", b"train:\n  steps: [1,\n", r"bad.yaml:\d+: not valid YAML"),
+    ("unknown.yaml", b"train:\n  warmup: 3\n", r"unknown.yaml: unknown config key `train.warmup`"),
+    ("missing.yaml", None, "does not exist"),
+    ("dup.yaml", b"train:\n  steps: 3\noptim:\n  lr: 1e-5\ntrain:\n  seed: 1\n",
+     r"dup.yaml:5: key `train` is given twice \(first at line 1\)"),
+    ("inner.yaml", b"optim:\n  lr: 1.0e-5\n  lr: 1.0e-3\n",
+     r"inner.yaml:3: key `lr` is given twice \(first at line 2\)"),
+    ("latin1.yaml", "log:\n  run_name: caf\u00e9\n".encode("latin-1"),
+     r"latin1.yaml:2: not UTF-8 text \(byte 0xe9 at offset 20\): save the file as UTF-8"),
+])
+def test_yaml_errors_name_the_file(tmp_path, name, content, message):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / name)
 
 
 def test_batch_arithmetic_and_world_size():
@@ -68,3 +99,14 @@ def test_deepspeed_config_is_derived():
     assert ds["zero_optimization"]["offload_param"]["device"] == "cpu"
     assert ds["bf16"]["enabled"] and ds["gradient_clipping"] == 0.5
     assert ds["zero_force_ds_cpu_optimizer"] is False
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["rollout.group_size=1", "algo.advantage=batch", "algo.dynamic_sampling=true", "train.micro_batch_size=8"],
+     "with `rollout.group_size=1` every group is"),
+    (["algo.overlong=soft", "algo.overlong_buffer=64", "rollout.max_new_tokens=32"],
+     "the soft penalty would hit even empty completions"),
+])
+def test_edge_cases_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(ROOT_CFG, overrides)

@@ -22,6 +22,9 @@ class SamplingParams:
     top_k: int = -1  # -1: off
     stop: list[str] = field(default_factory=list)  # stop strings; the stop string is kept in the completion
     greedy: bool = False  # overrides temperature/top_p/top_k
+    # reseed the engine's sampler before this call (the loop passes one per step and rank: a resumed run samples what
+    # the uninterrupted one did); None keeps the engine's running random stream
+    seed: int | None = None
 
 
 @dataclass

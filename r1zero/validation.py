@@ -1,0 +1,175 @@
+"""Checks of a config's values and files, kept out of config.py so that the knobs there stay readable.
+
+    raw = read_yaml(path)      # UTF-8 only, duplicate keys refused, errors name file:line
+    check_values(cfg, flat)    # every float finite, the RANGES table, betas, cross-field rules (flat: config.flatten)
+    check_names(cfg)           # rewards, datasets and suites that exist; model and resume paths that exist
+
+Every failure is a `ConfigError` naming the key, the value and the fix. `config.validate` calls these.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r1zero.errors import ConfigError
+
+# key -> (rule, note). Rules: ">0", ">=0", ">=1", "(0,1]". The note says what the edge value means.
+RANGES: dict[str, tuple[str, str]] = {
+    "optim.lr": (">0", ""),
+    "optim.eps": (">0", ""),
+    "optim.weight_decay": (">=0", ""),
+    "optim.warmup_steps": (">=0", " (0: no warm-up)"),
+    "optim.grad_clip": (">=0", " (0: no clipping)"),
+    "rollout.temperature": (">=0", ""),
+    "rollout.top_p": ("(0,1]", ""),
+    "rollout.group_size": (">=1", ""),
+    "rollout.max_new_tokens": (">=1", ""),
+    "rollout.sync_check_every": (">=0", " (0: never)"),
+    "rollout.sync_check_tol": (">0", " (the mean |logprob diff| in nats/token that stops the run)"),
+    "rollout.cpu_kvcache_gib": (">0", ""),
+    "rollout.gpu_memory_utilization": ("(0,1]", ""),
+    "rollout.tensor_parallel_size": (">=1", ""),
+    "data.max_prompt_tokens": (">=1", ""),
+    "algo.mu": (">=1", ""),
+    "algo.max_refill_rounds": (">=0", ""),
+    "algo.overlong_buffer": (">=0", " (0: no soft penalty)"),
+    "algo.overlong_penalty": (">=0", ""),
+    "algo.is_cap": (">=1", ""),
+    "rewards.workers": (">=1", ""),
+    "rewards.timeout_s": (">0", " (seconds per completion before its worker is killed)"),
+    "train.prompts_per_step": (">=1", ""),
+    "train.micro_batch_size": (">=1", ""),
+    "train.minibatches": (">=1", ""),
+    "train.max_bad_steps": (">=1", " (1: stop at the first non-finite step)"),
+    "train.threads": (">=0", " (0: cores / ranks)"),
+    "eval.every": (">=0", " (0: only before and after training)"),
+    "eval.limit": (">=0", " (0: all problems)"),
+    "eval.k": (">=1", ""),
+    "eval.max_new_tokens": (">=1", ""),
+    "eval.temperature": (">=0", ""),
+    "eval.top_p": ("(0,1]", ""),
+    "log.samples_every": (">=0", " (0: never)"),
+    "log.samples_count": (">=0", ""),
+    "checkpoint.every": (">=0", " (0: only at the end)"),
+    "checkpoint.keep_last": (">=1", ""),
+    "grm.judge_k": (">=1", ""),
+    "grm.judge_max_new_tokens": (">=1", ""),
+    "grm.max_score": (">=1", ""),
+    "seal.workers": (">=1", ""),
+    "seal.timeout_s": (">0", ""),
+    "seal.inner_steps": (">=1", ""),
+    "seal.inner_batch": (">=1", ""),
+}
+RULES = {">0": (lambda v: v > 0, "> 0"), ">=0": (lambda v: v >= 0, ">= 0"), ">=1": (lambda v: v >= 1, ">= 1"),
+         "(0,1]": (lambda v: 0 < v <= 1, "in (0, 1]")}
+
+
+def check_values(cfg, flat: dict[str, Any]) -> None:
+    for key, value in flat.items():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"`{key}` must be a finite number, got {v}")
+    for key, (rule, note) in RANGES.items():
+        ok, text = RULES[rule]
+        if not ok(flat[key]):
+            raise ConfigError(f"`{key}` must be {text}{note}, got {flat[key]!r}")
+    betas = cfg.optim.betas
+    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        raise ConfigError(f"`optim.betas` must be two numbers in [0, 1) (Adam's beta1, beta2; e.g. 0.9,0.99), "
+                          f"got {betas}")
+    r, a = cfg.rollout, cfg.algo
+    if r.temperature == 0 and r.group_size > 1:
+        raise ConfigError(f"`rollout.temperature=0` is greedy decoding: the {r.group_size} completions of a prompt "
+                          "would be identical and their advantages 0; set rollout.temperature > 0 (e.g. 1.0)")
+    if a.dynamic_sampling and r.group_size < 2:
+        raise ConfigError("`algo.dynamic_sampling` drops groups whose rewards are all equal, and with "
+                          "`rollout.group_size=1` every group is: set rollout.group_size >= 2")
+    if a.overlong == "soft" and a.overlong_buffer > r.max_new_tokens:
+        raise ConfigError(f"`algo.overlong_buffer={a.overlong_buffer}` is longer than `rollout.max_new_tokens="
+                          f"{r.max_new_tokens}`: the soft penalty would hit even empty completions; set "
+                          "algo.overlong_buffer <= rollout.max_new_tokens")
+
+
+def check_names(cfg) -> None:
+    from r1zero.data import DATASETS
+
+    for name in cfg.rewards.names:
+        _check_reward(name)
+    for key, names in (("data.train", [cfg.data.train]), ("eval.suites", cfg.eval.suites)):
+        for name in names:
+            if name not in DATASETS and not Path(name).is_file():
+                raise ConfigError(f"`{key}`: {name!r} is neither a dataset name nor a file; use one of "
+                                  f"{', '.join(DATASETS)}, or the path to a JSONL file")
+    model = cfg.model.name
+    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+        raise ConfigError(f"`model.name={model}` is a path that does not exist: point it at a model directory "
+                          "(written by save_pretrained), a hub id, or smollm2-135m")
+    resume = cfg.checkpoint.resume
+    if resume not in ("auto", "never") and not (Path(resume) / "trainer_state.json").is_file():
+        raise ConfigError(f"`checkpoint.resume={resume}` is not a checkpoint directory (no trainer_state.json): "
+                          "use auto, never, or a path like runs/<run>/checkpoints/step-000010")
+
+
+def _check_reward(name: str) -> None:
+    from rewards import REWARDS
+    from r1zero.scoring import MODEL_REWARDS
+
+    if name in REWARDS or name in MODEL_REWARDS:
+        return
+    hint = f"use one of {', '.join([*REWARDS, *MODEL_REWARDS])}, or module:function for your own"
+    if ":" not in name:
+        raise ConfigError(f"`rewards.names`: unknown reward {name!r}; {hint}")
+    module, _, attr = name.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr, None)
+    except Exception as e:  # noqa: BLE001 - a user module: any import failure is a config error
+        raise ConfigError(f"`rewards.names`: {name!r}: cannot import {module} ({type(e).__name__}: {e}); {hint}") \
+            from None
+    if not callable(fn):
+        raise ConfigError(f"`rewards.names`: {name!r}: {module} has no function {attr}; {hint}")
+
+
+# ---------------------------------------------------------------------------------------------- YAML files
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(f"{loader.name}:{line}: key `{key}` is given twice (first at line {seen[key]}): "
+                              "keep one")
+        seen[key] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document in `path` (UTF-8), with errors that name file:line."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start}): save "
+                          "the file as UTF-8") from None
+    loader = _StrictLoader(text)
+    loader.name = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {e}") from None
+    finally:
+        loader.dispose()
