@@ -15,18 +15,18 @@ import sys
 
 
 def _train(args: argparse.Namespace) -> int:
+    from r1zero import console
     from r1zero.config import ConfigError, load_config
-    from r1zero.train import train
 
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as e:
         print(f"r1zero: config error: {e}", file=sys.stderr)
         return 2
+    console.setup(cfg.log.verbose)  # before torch, vLLM, DeepSpeed and W&B are imported
+    from r1zero.train import train
+
     result = train(cfg)
-    if result.get("metrics"):
-        print(f"[r1zero] metrics: {result['metrics']}\n[r1zero] reward curve: {result['reward_curve']}\n"
-              f"[r1zero] W&B run: {result['wandb_dir']}", flush=True)
     import torch.distributed as dist
 
     rank = dist.get_rank() if dist.is_initialized() else int(__import__("os").environ.get("RANK", "0"))
@@ -55,6 +55,9 @@ def _eval(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"r1zero: config error: {e}", file=sys.stderr)
         return 2
+    from r1zero import console
+
+    console.setup(cfg.log.verbose)
     import shlex
     import time
 

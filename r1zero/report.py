@@ -175,7 +175,9 @@ def plot_timing(rows: list[dict], out: Path) -> Path:
     for phase, values in secs.items():
         ax.bar(steps, values, bottom=bottom, label=phase)
         bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set(xlabel="step", ylabel="seconds", title="step time by phase")
+    loads = [r["perf/load_avg"] for r in rows if r.get("perf/load_avg") is not None]
+    under = f" (machine load average {min(loads):.1f}-{max(loads):.1f})" if loads else ""
+    ax.set(xlabel="step", ylabel="seconds", title="step time by phase" + under)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -6,14 +6,13 @@
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 
 import torch
 
-from r1zero import checkpoint, runtime
+from r1zero import checkpoint, console, runtime
 from r1zero.advantages import dynamic_sampling_keep, frac_zero_std, group_advantages, overlong_soft_penalty
 from r1zero.batching import make_batch
 from r1zero.config import Config, flatten
@@ -86,13 +85,13 @@ def train(cfg: Config) -> dict:
                 f"checkpoint in {ctx.run_dir / 'checkpoints'}")
         # 11. maybe evaluate, maybe checkpoint
         if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.train.steps:
-            evals.setdefault("during", {})[step + 1] = run_eval(ctx, step=step + 1)
+            evals.setdefault("during", {})[step + 1] = run_eval(ctx, step + 1, evals.get("before", {}).get(0))
         if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0:
             save(ctx, step + 1, evals)
     progress.close()
     steps_done = cfg.train.steps
     if cfg.eval.after:
-        evals.setdefault("after", {})[steps_done] = run_eval(ctx, step=steps_done)
+        evals.setdefault("after", {})[steps_done] = run_eval(ctx, steps_done, evals.get("before", {}).get(0))
     if cfg.checkpoint.save_final and not (cfg.checkpoint.every and steps_done % cfg.checkpoint.every == 0):
         save(ctx, steps_done, evals)
     if cfg.checkpoint.export_model:  # a Hugging Face model dir for the next stage or `r1zero eval --model`
@@ -134,7 +133,8 @@ def generate_and_score(ctx, sampling: SamplingParams, timers):
     return runtime.merge_groups(groups, n_generated, len(kept), {**verify, **extra})
 
 
-def run_eval(ctx, step: int) -> dict[str, float]:
+def run_eval(ctx, step: int, before: dict[str, float] | None = None) -> dict[str, float]:
+    """Every held-out suite at `step`; rank 0 prints one line per suite (with the accuracy `before` training)."""
     out: dict[str, float] = {}
     for suite, (rows, prompt_ids) in ctx.eval_sets.items():
         res = evaluate_suite(ctx.engine, ctx.eval_pool, rows, prompt_ids, ctx.cfg.eval, prefill=ctx.prefill,
@@ -142,8 +142,10 @@ def run_eval(ctx, step: int) -> dict[str, float]:
         out.update({f"eval/{suite}/{k}": v for k, v in res.items()})
     ctx.tracker.log(step, out)
     if ctx.rank == 0:
-        print("[r1zero] eval @ step %d: %s" % (step, json.dumps({k: round(v, 4) for k, v in out.items()})),
-              flush=True)
+        when = ("before training" if step == 0 else f"after {step} steps" if step == ctx.cfg.train.steps
+                else f"at step {step}")
+        for line in console.eval_summary(out, before):
+            console.say(f"held out, {when}: {line}")
     return out
 
 
