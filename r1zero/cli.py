@@ -38,7 +38,6 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     """Evaluate a model on suites with the config's engine and template: no trainer, no DeepSpeed."""
     from r1zero.config import ConfigError, load_config
-    from r1zero.evaluate import run_evaluation
 
     greedy = args.greedy or (args.k == 1 and args.temperature is None)  # k=1 without a temperature: greedy
     if greedy and args.k != 1:
@@ -57,8 +56,10 @@ def _eval(args: argparse.Namespace) -> int:
         return 2
     from r1zero import console
 
-    console.setup(cfg.log.verbose)
+    console.setup(cfg.log.verbose)  # before torch and vLLM are imported
     import shlex
+
+    from r1zero.evaluate import run_evaluation
     import time
 
     out = args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -70,6 +70,19 @@ def resolve_dataset(name_or_path: str | Path) -> Path:
                     "save_to_disk directory")
 
 
+def suite_names(suites: list[str]) -> dict[str, str]:
+    """{name its metrics go under (`eval/<name>/accuracy`): suite} - a shipped name, or a file's stem (a directory's
+    name), so that metric keys hold no path."""
+    out: dict[str, str] = {}
+    for suite in suites:
+        name = suite if suite in DATASETS else Path(suite).stem or suite
+        if name in out:
+            raise DataError(f"eval suites `{out[name]}` and `{suite}` would both log as eval/{name}/...: give each "
+                            "held-out file its own name")
+        out[name] = suite
+    return out
+
+
 def load_dataset(name_or_path: str | Path, limit: int = 0, problem_key: str = "problem",
                  answer_key: str = "answer") -> list[dict]:
     """Rows of a named dataset, or of a file/directory whose columns `problem_key` and `answer_key` (dotted paths

@@ -179,10 +179,15 @@ def _deep_or_long_line(text: str, max_depth: int = 900) -> int | None:
 
 
 def _quiet_datasets():
+    import logging
+
     import datasets
 
-    datasets.logging.set_verbosity_error()  # "Generating train split" and cache notes are not the user's
-    datasets.disable_progress_bars()
+    from r1zero import console
+
+    if not console.verbose():  # its notes and bars are not the user's; its errors come back as our DataError
+        datasets.logging.set_verbosity(logging.CRITICAL)
+        datasets.disable_progress_bars()
     return datasets
 
 
@@ -190,14 +195,11 @@ def _read_with_datasets(path: Path, kind: str) -> Table:
     datasets = _quiet_datasets()
     kwargs: dict[str, Any] = {}
     if kind == "csv":
-        header = _csv_header(path)
+        header = _check_csv(path)
         kwargs = {"features": datasets.Features({c: datasets.Value("string") for c in header}),
                   "keep_default_na": False, "na_filter": False}
     try:
         ds = datasets.load_dataset(kind, data_files=str(path), split="train", **kwargs)
-    except UnicodeDecodeError as e:
-        line = path.read_bytes().count(b"\n", 0, e.start) + 1 if kind == "csv" else None
-        raise DataError(f"{path}{f':{line}' if line else ''}: not UTF-8 ({e.reason}): {FIX_UTF8}") from None
     except Exception as e:  # noqa: BLE001 - pyarrow/pandas raise many types; the message is what helps
         cause = e.__cause__ or e
         raise DataError(f"{path}: not a readable {kind} file ({type(cause).__name__}: {cause}): "
@@ -206,13 +208,24 @@ def _read_with_datasets(path: Path, kind: str) -> Table:
     return Table(path, _to_rows(ds, path))
 
 
-def _csv_header(path: Path) -> list[str]:
+def _check_csv(path: Path) -> list[str]:
+    """The header of a CSV file, after checking that it is UTF-8 and every record has the header's fields (pandas
+    would take a longer first record for an index column and read the rest shifted, without a word)."""
     import csv
+    import io
 
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        header = next(csv.reader(f), [])
+    text = _decode_whole(path, path.read_bytes())
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
     if not header:
         raise DataError(f"{path}: the CSV file is empty: its first line must name the columns, e.g. problem,answer")
+    try:
+        for record in reader:
+            if record and len(record) != len(header):
+                raise DataError(f"{path}:{reader.line_num}: {len(record)} fields where the header has "
+                                f"{len(header)} ({', '.join(header)}): quote cells that hold commas")
+    except csv.Error as e:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({e}): fix the quoting of this line") from None
     return header
 
 

@@ -222,9 +222,9 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
                       timeout_s=cfg.rewards.timeout_s)
     suites, completions = {}, []
     try:
-        for suite in e.suites:
+        for suite, source in data.suite_names(e.suites).items():
             rows, ids, dropped = prompts.encode_prompts(
-                data.load_dataset(suite, e.limit, problem_key=d.problem_key, answer_key=d.answer_key), d.template,
+                data.load_dataset(source, e.limit, problem_key=d.problem_key, answer_key=d.answer_key), d.template,
                 tok, d.chat, d.max_prompt_tokens)
             t0 = time.time()
             records, rollouts, infos, verify = generate_records(engine, pool, rows, ids, e, prefill, stop, chunk)

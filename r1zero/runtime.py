@@ -102,8 +102,9 @@ def init(cfg: Config) -> RunContext:
     if dropped and rank == 0:
         print(f"[r1zero] dropped {dropped} training prompts longer than data.max_prompt_tokens={d.max_prompt_tokens}")
     sampler = data.Sampler(list(range(len(rows))), cfg.train.prompts_per_step, cfg.train.seed, rank, world)
-    eval_sets = {s: prompts.encode_prompts(data.load_dataset(s, cfg.eval.limit, **keys), d.template, tok, d.chat,
-                                           d.max_prompt_tokens)[:2] for s in cfg.eval.suites}
+    eval_sets = {name: prompts.encode_prompts(data.load_dataset(s, cfg.eval.limit, **keys), d.template, tok, d.chat,
+                                              d.max_prompt_tokens)[:2]
+                 for name, s in data.suite_names(cfg.eval.suites).items()}
     eval_rewards = eval_reward_names(cfg.rewards)  # checks every rule reward now, before the model loads
     if rank == 0:
         for line in console.describe_run(cfg, world, model_path, len(rows), {s: len(v[0]) for s, v in
@@ -271,7 +272,7 @@ def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str,
 
     result: dict[str, Any] = {"run_dir": str(ctx.run_dir), "wandb_dir": ctx.tracker.wandb_dir, "wall_s": wall_s,
                               "steps": steps}
-    suite = ctx.cfg.eval.suites[0] if ctx.cfg.eval.suites else None
+    suite = next(iter(ctx.eval_sets), None)
     key = f"eval/{suite}/accuracy"
     before = next(iter(evals.get("before", {}).values()), {}).get(key)
     after = next(iter(evals.get("after", {}).values()), {}).get(key)
