@@ -108,6 +108,10 @@ def say(message: str) -> None:
     print(f"[r1zero] {message}", flush=True)
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 # ---------------------------------------------------------------------------------------------- what runs say
 
 
@@ -118,21 +122,21 @@ def describe_run(cfg, world: int, model_path: str, n_train: int, n_eval: dict[st
     device = "GPU" if torch.cuda.is_available() else "CPU"
     d, r = cfg.data, cfg.rollout
     where = f" ({model_path})" if model_path != cfg.model.name else ""
-    if r.engine == "vllm":
-        from r1zero.rollout.vllm import DTYPES
-
-        engine = f"vllm ({DTYPES.get(r.vllm_dtype, r.vllm_dtype)})"
-    else:
-        engine = r.engine
     lines = [f"model: {cfg.model.name}{where}, {cfg.model.dtype} training, ZeRO-{cfg.train.zero_stage}, "
              f"{world} rank{'s' if world > 1 else ''} ({device})",
              f"task: {d.train} ({n_train} problems), template {d.template}{' in the chat template' if d.chat else ''}"
              f", rewards: {', '.join(cfg.rewards.names)}",
-             f"{cfg.algo.advantage} ({cfg.algo.loss}): {cfg.train.steps} steps x {cfg.train.prompts_per_step} problems "
-             f"x {r.group_size} samples; rollouts: {engine}"]
+             f"{cfg.algo.advantage} ({cfg.algo.loss}): {plural(cfg.train.steps, 'step')} x "
+             f"{plural(cfg.train.prompts_per_step, 'problem')} x {plural(r.group_size, 'sample')}"]
     if n_eval:
         lines.append("held out: " + ", ".join(f"{s} ({n} problems)" for s, n in n_eval.items()))
     return lines
+
+
+def engine_line(name: str, engine) -> str:
+    """`rollouts: vllm (torch.bfloat16)`: the engine that was built, with the dtype it runs in if it has one."""
+    dtype = getattr(engine, "dtype", None)
+    return f"rollouts: {name}" + (f" ({str(dtype).replace('torch.', '')})" if dtype is not None else "")
 
 
 def eval_summary(metrics: dict[str, float], before: dict[str, float] | None = None) -> list[str]:
@@ -154,9 +158,11 @@ def eval_summary(metrics: dict[str, float], before: dict[str, float] | None = No
     return lines
 
 
-def wandb_line(wandb_dir: str | None, url: str | None) -> str:
+def wandb_line(wandb_dir: str | None, url: str | None = None, offline: bool = True) -> str:
     if not wandb_dir:
         return "W&B: off (log.wandb_mode=disabled)"
     if url:
         return f"W&B run: {url} (files in {wandb_dir})"
-    return f"W&B: offline run in {wandb_dir} (upload it with `wandb sync {wandb_dir}`)"
+    if offline:
+        return f"W&B: offline run in {wandb_dir} (upload it with `wandb sync {wandb_dir}`)"
+    return f"W&B run files: {wandb_dir}"

@@ -16,8 +16,8 @@ says so. Metrics of one suite (`aggregate`):
 MATH-500 rows also get `by_level` and `by_subject` breakdowns (`breakdown`).
 
 `run_evaluation(cfg, suites)` needs no trainer: it builds a tokenizer, a generation engine (vLLM, or transformers
-for `rollout.engine=hf`) and a reward pool (`scoring.eval_reward_names`), never DeepSpeed. Training-time evaluation (`train.run_eval`)
-calls `evaluate_suite`, which runs on every rank and sums the counts over ranks.
+for `rollout.engine=hf`) and a reward pool (`scoring.eval_reward_names`), never DeepSpeed. Training-time evaluation
+(`train.run_eval`) calls `evaluate_suite`, which runs on every rank and sums the counts over ranks.
 """
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
 
     Writes results.json, results.md and completions.jsonl into `out_dir` (if given) and logs a W&B run there
     (see `r1zero.report.write_eval`). Returns the results dict (settings, per-suite metrics and breakdowns)."""
-    from r1zero import data, prompts
+    from r1zero import console, data, prompts
     from r1zero.models import load_tokenizer, resolve_model
     from r1zero.scoring import eval_reward_names
     from rewards.pool import RewardPool
@@ -217,6 +217,9 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
     t_start, d, e = time.time(), cfg.data, cfg.eval
     model_path, tok = resolve_model(cfg.model.name), load_tokenizer(cfg.model.name)
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
+    sampled = "greedy" if e.greedy else f"k={e.k} at temperature {e.temperature}"
+    console.say(f"eval: {cfg.model.name} on {', '.join(e.suites)} ({sampled}, template {d.template}), "
+                f"engine {cfg.rollout.engine}" + (f", results in {out_dir}" if out_dir is not None else ""))
     engine = build_engine(cfg, model_path, tok)
     pool = RewardPool(eval_reward_names(cfg.rewards), None, workers=cfg.rewards.workers,
                       timeout_s=cfg.rewards.timeout_s)
@@ -256,6 +259,11 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
         from r1zero.report import write_eval
 
         result["files"] = write_eval(result, completions, Path(out_dir), wandb_mode, samples_per_suite)
+        console.say(f"results: {result['files']['markdown']}, {result['files']['completions']}")
+        from r1zero.tracking import wandb_mode as resolved_mode
+
+        offline = resolved_mode(wandb_mode) == "offline"
+        console.say(console.wandb_line(result["files"].get("wandb_dir"), offline=offline))
     return result
 
 

@@ -113,6 +113,8 @@ def init(cfg: Config) -> RunContext:
     with console.muted():  # DeepSpeed's bf16 optimizer prints a memory report as it builds
         policy = Policy(cfg, model_path, world, rank)
     engine = make_engine(cfg, policy, tok, model_path, world)
+    if rank == 0:
+        console.say(console.engine_line(cfg.rollout.engine, engine))
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
     scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
     eval_pool = RewardPool(eval_rewards, None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
@@ -268,7 +270,7 @@ def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
 
 
 def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str, Any]:
-    from r1zero.tracking import plot_run
+    from r1zero.report import plot_run
 
     result: dict[str, Any] = {"run_dir": str(ctx.run_dir), "wandb_dir": ctx.tracker.wandb_dir, "wall_s": wall_s,
                               "steps": steps}

@@ -142,7 +142,7 @@ def run_eval(ctx, step: int, before: dict[str, float] | None = None) -> dict[str
         out.update({f"eval/{suite}/{k}": v for k, v in res.items()})
     ctx.tracker.log(step, out)
     if ctx.rank == 0:
-        when = ("before training" if step == 0 else f"after {step} steps" if step == ctx.cfg.train.steps
+        when = ("before training" if step == 0 else f"after {console.plural(step, 'step')}" if step == ctx.cfg.train.steps
                 else f"at step {step}")
         for line in console.eval_summary(out, before):
             console.say(f"held out, {when}: {line}")

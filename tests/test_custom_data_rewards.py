@@ -87,3 +87,16 @@ def test_an_unimportable_reward_is_one_line_before_the_model_loads(files, tmp_pa
     assert proc.returncode != 0
     assert "`rewards.names`: 'no_such_module:fn': cannot import `no_such_module`" in proc.stderr
     assert "PYTHONPATH=." in proc.stderr
+
+
+def test_the_readme_example_reward_scores_in_the_pool():
+    from r1zero.scoring import check_rule_reward
+    from rewards.pool import RewardPool
+
+    name = "examples.my_rewards:concise"
+    check_rule_reward(name)
+    rows = [{"problem": "1+1", "answer": "2"}, {"problem": "1+1", "answer": "2", "max_chars": 10}]
+    with RewardPool([name], None, workers=1, timeout_s=5) as pool:
+        scores = pool.score(["The answer is 2."] * 2 + ["x" * 300 + " 2"], rows + [rows[0]])
+    assert scores.per_reward[name] == pytest.approx([1.0, 1.0 - 0.006, 1.0 - 0.102])
+    assert scores.errors == 0 and scores.timeouts == 0
