@@ -13,13 +13,17 @@ Accuracy: `r1zero eval` in a subprocess (the first --limit problems of each suit
 benchmarks/bench_{rollout,weight_sync,rewards}.py in a subprocess, its last stdout line parsed as JSON.
 Training run: <run>/metrics.jsonl -> reward and eval-accuracy curves, and step time by phase (timing/*).
 Output in --out (default benchmarks/results/report-<time>): report.md, report.json, *.png, eval/, wandb/.
+The machine's load average is sampled while the report runs (and read from the run's `perf/load_avg` per step) and
+stated at the top of report.md: timings taken under a load above the CPU count are slower by that much.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +38,36 @@ def last_json(text: str) -> dict:
         if line.startswith("{"):
             return json.loads(line)
     raise ValueError("no JSON line in the output")
+
+
+class LoadMonitor:
+    """The 1-minute load average, sampled every `every_s` seconds in a thread while the report runs."""
+
+    def __init__(self, every_s: float = 10.0):
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+        s = self.samples
+        return {"cpus": os.cpu_count(), "mean": round(sum(s) / len(s), 2), "min": round(min(s), 2),
+                "max": round(max(s), 2), "samples": len(s)}
+
+
+def load_sentence(load: dict) -> str:
+    busy = load["mean"] > load["cpus"]
+    return (f"Measured under a machine load average (1 min) of {load['mean']} on average ({load['min']}-"
+            f"{load['max']}, {load['samples']} samples) on {load['cpus']} CPUs"
+            + (": the machine was oversubscribed, so every time here is slower than on a quiet machine."
+               if busy else "."))
 
 
 def run_cmd(cmd: list[str], timeout: int) -> tuple[dict | None, str | None, float]:
@@ -93,7 +127,10 @@ def run_summary(run: Path, out: Path) -> dict:
     _, secs = timing_breakdown(rows)
     evals = {k: [(r["step"], r[k]) for r in rows if r.get(k) is not None]
              for k in {k for r in rows for k in r if k.startswith("eval/") and k.endswith("/accuracy")}}
+    loads = [r["perf/load_avg"] for r in train if r.get("perf/load_avg") is not None]
     return {"run": str(run), "steps": len(train), "rows": rows,
+            "load_avg": {"mean": round(sum(loads) / len(loads), 2), "min": min(loads), "max": max(loads)}
+            if loads else None,
             "reward_first": train[0]["reward/mean"] if train else None,
             "reward_last": train[-1]["reward/mean"] if train else None,
             "eval_accuracy": {k: {"first": v[0], "last": v[-1]} for k, v in evals.items()},
@@ -105,7 +142,7 @@ def run_summary(run: Path, out: Path) -> dict:
 def markdown(report: dict) -> str:
     from r1zero.report import table
 
-    md = ["# r1zero benchmark report", "", f"Command: `{report['command']}`", ""]
+    md = ["# r1zero benchmark report", "", f"Command: `{report['command']}`", "", load_sentence(report["load"]), ""]
     ev = report.get("eval")
     if ev:
         md += ["## Accuracy", "", f"`{ev['command']}`", ""]
@@ -119,7 +156,10 @@ def markdown(report: dict) -> str:
         md += [f"## Training run `{run['run']}`", "", f"{run['steps']} steps; reward/mean {run['reward_first']} -> "
                f"{run['reward_last']}; eval accuracy (first -> last, (step, value)): {run['eval_accuracy']}", "",
                "![reward and accuracy](curves.png)", "", "Mean seconds per step by phase: "
-               + ", ".join(f"{p} {s}" for p, s in run["mean_s_per_phase"].items()), "",
+               + ", ".join(f"{p} {s}" for p, s in run["mean_s_per_phase"].items())
+               + (f" (machine load average during the run's steps: {run['load_avg']['mean']} on average, "
+                  f"{run['load_avg']['min']}-{run['load_avg']['max']})" if run.get("load_avg") else
+                  " (the run did not record its load average)"), "",
                "![step time by phase](timing.png)", ""]
     return "\n".join(md) + "\n"
 
@@ -150,6 +190,8 @@ def log_wandb(report: dict, out: Path, mode: str) -> str | None:
         for k, v in (b["result"] or {}).items():
             if isinstance(v, (int, float)):
                 run.summary[f"bench/{name}/{k}"] = v
+    for k, v in report["load"].items():
+        run.summary[f"machine/load_avg_{k}" if k != "cpus" else "machine/cpus"] = v
     wandb_dir = str(Path(run.dir).parent)
     run.finish()
     return wandb_dir
@@ -187,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"report-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"command": "python benchmarks/report.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    load = LoadMonitor()
     if args.train:
         t0 = time.time()
         args.run = str(run_train(args.train, out, 3 * args.timeout))
@@ -200,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     report["bench"] = run_benches(benches, args.timeout)
     if args.run:
         report["run"] = run_summary(Path(args.run), out)
+    report["load"] = load.stop()
     (out / "report.md").write_text(markdown(report), encoding="utf-8")
     report["wandb_dir"] = log_wandb(report, out, args.wandb)
     if report.get("run"):
@@ -209,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                       "eval": {s: r["metrics"] for s, r in ((report.get("eval") or {}).get("result") or {})
                                .get("suites", {}).items()},
                       "bench": {k: v["result"] for k, v in report["bench"].items()},
-                      "run": report.get("run")}), flush=True)
+                      "run": report.get("run"), "load": report["load"]}), flush=True)
     return 0
 
 

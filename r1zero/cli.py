@@ -19,15 +19,15 @@ import sys
 
 
 def _train(args: argparse.Namespace) -> int:
+    from r1zero import console
     from r1zero.config import load_config
-    from r1zero.train import train
 
     cfg = load_config(args.config, args.overrides)
     args.verbose = cfg.log.verbose
+    console.setup(cfg.log.verbose)  # before torch, vLLM, DeepSpeed and W&B are imported
+    from r1zero.train import train
+
     result = train(cfg)
-    if result.get("metrics"):
-        print(f"[r1zero] metrics: {result['metrics']}\n[r1zero] reward curve: {result['reward_curve']}\n"
-              f"[r1zero] W&B run: {result['wandb_dir']}", flush=True)
     from r1zero import dist
 
     if dist.rank() == 0:
@@ -38,7 +38,6 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     """Evaluate a model on suites with the config's engine and template: no trainer, no DeepSpeed."""
     from r1zero.config import load_config
-    from r1zero.evaluate import run_evaluation
 
     greedy = args.greedy or (args.k == 1 and args.temperature is None)  # k=1 without a temperature: greedy
     if greedy and args.k != 1:
@@ -52,8 +51,13 @@ def _eval(args: argparse.Namespace) -> int:
     overrides += [f"eval.max_new_tokens={args.max_new_tokens}"] if args.max_new_tokens else []
     cfg = load_config(args.config, overrides + list(args.overrides))
     args.verbose = cfg.log.verbose
+    from r1zero import console
+
+    console.setup(cfg.log.verbose)  # before torch and vLLM are imported
     import shlex
     import time
+
+    from r1zero.evaluate import run_evaluation
 
     out = args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}"
     command = "r1zero eval " + " ".join(shlex.quote(a) for a in args.argv)

@@ -35,7 +35,13 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    train: str = "addition_small"  # dataset name (data.DATASETS: gsm8k, math, addition, ...) or path to a JSONL file
+    # a shipped dataset name (data.DATASETS: gsm8k, math, addition, ...), or the path of a .jsonl, .json, .parquet or
+    # .csv file or of a `datasets` save_to_disk directory (r1zero/datafiles.py)
+    train: str = "addition_small"
+    # the columns of your files (data.train and eval suites given by path) that hold the problem and the answer; a
+    # dotted path reaches into nested columns (reward_model.ground_truth). Shipped datasets use problem/answer.
+    problem_key: str = "problem"
+    answer_key: str = "answer"
     template: str = "plain"  # prompt template (prompts.TEMPLATES): r1 | boxed | plain
     chat: bool = True  # wrap the template in the tokenizer's chat template (instruct models); False for base models
     max_prompt_tokens: int = 512  # longer prompts are dropped at load time with a count in the log
@@ -167,7 +173,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    suites: list[str] = field(default_factory=lambda: ["addition_small_test"])  # dataset names (data.DATASETS)
+    suites: list[str] = field(default_factory=lambda: ["addition_small_test"])  # dataset names or paths, as data.train
     every: int = 0  # evaluate every N steps (0: only before and after training)
     before: bool = True  # evaluate before the first step
     after: bool = True  # evaluate after the last step
@@ -188,7 +194,8 @@ class LogConfig:
     samples_every: int = 10  # log a table of rollout samples every N steps (0: never)
     samples_count: int = 8  # rows per samples table
     console_every: int = 1
-    verbose: bool = False  # errors with their full traceback (also R1ZERO_DEBUG=1); else one or two lines
+    verbose: bool = False  # the libraries' own logs, bars and warnings, and errors with their full traceback (also
+    #                        R1ZERO_VERBOSE=1 or R1ZERO_DEBUG=1; r1zero/console.py, r1zero/errors.py)
 
 
 @dataclass

@@ -10,12 +10,14 @@ says so. Metrics of one suite (`aggregate`):
                   when `rewards.math_equal` says so. Ties: the answer group whose first member came first (lowest
                   sample index) wins. An unextractable answer (None) never votes. The winner is correct when the
                   `accuracy` reward scored its first member 1; no extractable answer at all: wrong;
-  * mean_length, p50_length, max_length (completion tokens), truncated_frac (hit max_new_tokens), problems.
+  * mean_length, p50_length, max_length (completion tokens), truncated_frac (hit max_new_tokens), problems;
+  * reward/<name> the mean score of every other rule reward of `rewards.names` (your own `module:function` ones
+                  too), and verify/timeouts, verify/errors: completions whose scoring hit the time limit or failed.
 MATH-500 rows also get `by_level` and `by_subject` breakdowns (`breakdown`).
 
 `run_evaluation(cfg, suites)` needs no trainer: it builds a tokenizer, a generation engine (vLLM, or transformers
-for `rollout.engine=hf`) and an accuracy reward pool, never DeepSpeed. Training-time evaluation (`train.run_eval`)
-calls `evaluate_suite`, which runs on every rank and sums the counts over ranks.
+for `rollout.engine=hf`) and a reward pool (`scoring.eval_reward_names`), never DeepSpeed. Training-time evaluation
+(`train.run_eval`) calls `evaluate_suite`, which runs on every rank and sums the counts over ranks.
 """
 from __future__ import annotations
 
@@ -68,8 +70,10 @@ def sampling_for_eval(ecfg) -> SamplingParams:
                           greedy=ecfg.greedy)
 
 
-def problem_records(rows: list[dict], rollouts, correct: list[bool], k: int, prefill: str = "") -> list[dict]:
-    """One record per problem: the verdict, answer and length of each of its k samples, and the maj@k verdict."""
+def problem_records(rows: list[dict], rollouts, correct: list[bool], k: int, prefill: str = "",
+                    rewards: dict[str, list[float]] | None = None) -> list[dict]:
+    """One record per problem: the verdict, answer and length of each of its k samples, the maj@k verdict, and the
+    scores of its samples by every other reward in `rewards` (name -> one score per rollout)."""
     from rewards import extract_answer
 
     out = []
@@ -80,7 +84,8 @@ def problem_records(rows: list[dict], rollouts, correct: list[bool], k: int, pre
         out.append({"id": row.get("id"), "level": row.get("level"), "subject": row.get("subject"),
                     "correct": [bool(c) for c in ok], "answers": answers,
                     "lengths": [len(r.completion_ids) for r in rolls], "truncated": [r.truncated for r in rolls],
-                    "maj_correct": bool(win is not None and ok[win])})
+                    "maj_correct": bool(win is not None and ok[win]),
+                    "rewards": {name: v[i * k:(i + 1) * k] for name, v in (rewards or {}).items()}})
     return out
 
 
@@ -93,6 +98,8 @@ def aggregate(records: list[dict], k: int) -> dict[str, float]:
            "max_length": float(max(lengths, default=0)),
            "truncated_frac": sum(sum(r["truncated"]) for r in records) / max(n, 1),
            "problems": float(len(records))}
+    for name in (records[0].get("rewards", {}) if records else {}):
+        out[f"reward/{name}"] = sum(sum(r["rewards"][name]) for r in records) / max(n, 1)
     if k > 1:
         n = max(len(records), 1)
         out[f"pass@{k}"] = sum(pass_at_k(len(r["correct"]), sum(r["correct"]), k) for r in records) / n
@@ -117,9 +124,10 @@ def evaluate_suite(engine, pool, rows: list[dict], prompt_ids: list[list[int]], 
     from r1zero import dist
 
     mine = list(range(rank, len(rows), world_size))
-    records, _, _ = generate_records(engine, pool, [rows[i] for i in mine], [prompt_ids[i] for i in mine], ecfg,
-                                     prefill, stop)
+    records, _, _, verify = generate_records(engine, pool, [rows[i] for i in mine], [prompt_ids[i] for i in mine],
+                                             ecfg, prefill, stop)
     k, lengths = ecfg.k, [x for r in records for x in r["lengths"]]
+    others = [n for n in pool.names if n != "accuracy"]  # the same names, in the same order, on every rank
     totals = dist.all_sum([
         float(sum(sum(r["correct"]) for r in records)),  # correct samples
         float(len(lengths)),  # samples
@@ -128,10 +136,13 @@ def evaluate_suite(engine, pool, rows: list[dict], prompt_ids: list[list[int]], 
         float(len(records)),  # problems
         float(sum(lengths)),  # completion tokens
         float(sum(sum(r["truncated"]) for r in records)),  # truncated
+        float(verify["timeouts"]), float(verify["errors"]),  # scoring failures (scored 0)
+        *[float(sum(sum(r["rewards"][name]) for r in records)) for name in others],  # other rewards' score sums
     ])
-    c, n, solved, maj, problems, tokens, trunc = totals
+    c, n, solved, maj, problems, tokens, trunc, timeouts, errors, *sums = totals
     out = {"accuracy": c / max(n, 1), "mean_length": tokens / max(n, 1), "truncated_frac": trunc / max(n, 1),
-           "problems": problems}
+           "problems": problems, "verify/timeouts": timeouts, "verify/errors": errors,
+           **{f"reward/{name}": v / max(n, 1) for name, v in zip(others, sums)}}
     if k > 1:
         out[f"pass@{k}"] = solved / max(problems, 1)
         out[f"maj@{k}"] = maj / max(problems, 1)
@@ -139,27 +150,32 @@ def evaluate_suite(engine, pool, rows: list[dict], prompt_ids: list[list[int]], 
 
 
 def generate_records(engine, pool, rows: list[dict], prompt_ids: list[list[int]], ecfg, prefill: str = "",
-                     stop: list[str] | None = None, chunk: int = 0) -> tuple[list[dict], list, list[dict]]:
-    """Generate k samples per problem (in chunks of `chunk` problems, 0: all at once), score them with the pool.
+                     stop: list[str] | None = None, chunk: int = 0) -> tuple[list[dict], list, list[dict], dict]:
+    """Generate k samples per problem (in chunks of `chunk` problems, 0: all at once), score them with the pool
+    (`accuracy` decides correct; the pool's other rewards are recorded beside it).
 
-    Returns (problem records, rollouts, accuracy infos per rollout)."""
+    Returns (problem records, rollouts, accuracy infos per rollout, {"timeouts": n, "errors": n} of scoring)."""
     sampling = sampling_for_eval(ecfg)
     sampling.stop = list(stop or [])
     records, rollouts, infos, chunk = [], [], [], chunk or max(len(rows), 1)
+    verify = {"timeouts": 0, "errors": 0}
     for start in range(0, len(rows), chunk):
         t0 = time.time()
         part = engine.generate(prompt_ids[start:start + chunk], n=ecfg.k, sampling=sampling)
         part_rows = rows[start:start + chunk]
         scores = pool.score([prefill + r.text for r in part], [part_rows[r.prompt_index] for r in part])
         correct = [s >= 1.0 for s in scores.per_reward["accuracy"]]
-        records += problem_records(part_rows, part, correct, ecfg.k, prefill)
+        others = {name: v for name, v in scores.per_reward.items() if name != "accuracy"}
+        records += problem_records(part_rows, part, correct, ecfg.k, prefill, others)
+        verify["timeouts"] += scores.timeouts
+        verify["errors"] += scores.errors
         rollouts += part
         infos += [i.get("accuracy", {}) for i in scores.infos]
         if chunk < len(rows):
             tokens = sum(len(r.completion_ids) for r in part)
             print(f"[r1zero] eval {start + len(part_rows)}/{len(rows)} problems, {tokens / (time.time() - t0):.0f} "
                   f"tokens/s", file=sys.stderr, flush=True)
-    return records, rollouts, infos
+    return records, rollouts, infos, verify
 
 
 # ------------------------------------------------------------------------------ standalone evaluation (no trainer)
@@ -191,24 +207,31 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
 
     Writes results.json, results.md and completions.jsonl into `out_dir` (if given) and logs a W&B run there
     (see `r1zero.report.write_eval`). Returns the results dict (settings, per-suite metrics and breakdowns)."""
-    from r1zero import data, prompts
+    from r1zero import console, data, prompts
     from r1zero.models import load_tokenizer, resolve_model
+    from r1zero.scoring import eval_reward_names
     from rewards.pool import RewardPool
 
     t_start, d, e = time.time(), cfg.data, cfg.eval
     model_path, tok = resolve_model(cfg.model.name), load_tokenizer(cfg.model.name)
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
+    sampled = "greedy" if e.greedy else f"k={e.k} at temperature {e.temperature}"
+    console.say(f"eval: {cfg.model.name} on {', '.join(e.suites)} ({sampled}, template {d.template}), "
+                f"engine {cfg.rollout.engine}" + (f", results in {out_dir}" if out_dir is not None else ""))
     engine = build_engine(cfg, model_path, tok)
-    pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
+    pool = RewardPool(eval_reward_names(cfg.rewards), None, workers=cfg.rewards.workers,
+                      timeout_s=cfg.rewards.timeout_s)
     suites, completions = {}, []
     try:
-        for suite in e.suites:
-            rows, ids, dropped = prompts.encode_prompts(data.load_dataset(suite, limit=e.limit), d.template, tok,
-                                                        d.chat, d.max_prompt_tokens)
+        for suite, source in data.suite_names(e.suites).items():
+            rows, ids, dropped = prompts.encode_prompts(
+                data.load_dataset(source, e.limit, problem_key=d.problem_key, answer_key=d.answer_key), d.template,
+                tok, d.chat, d.max_prompt_tokens)
             t0 = time.time()
-            records, rollouts, infos = generate_records(engine, pool, rows, ids, e, prefill, stop, chunk)
+            records, rollouts, infos, verify = generate_records(engine, pool, rows, ids, e, prefill, stop, chunk)
             wall = time.time() - t0
-            res = {"metrics": aggregate(records, e.k), "dropped_prompts": dropped, "wall_s": round(wall, 1),
+            metrics = {**aggregate(records, e.k), **{f"verify/{k}": float(v) for k, v in verify.items()}}
+            res = {"metrics": metrics, "dropped_prompts": dropped, "wall_s": round(wall, 1),
                    "tokens_per_s": round(sum(len(r.completion_ids) for r in rollouts) / max(wall, 1e-9), 1)}
             for field in GROUP_FIELDS.get(suite, ()):
                 res[f"by_{field}"] = breakdown(records, e.k, field)
@@ -234,6 +257,11 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
         from r1zero.report import write_eval
 
         result["files"] = write_eval(result, completions, Path(out_dir), wandb_mode, samples_per_suite)
+        console.say(f"results: {result['files']['markdown']}, {result['files']['completions']}")
+        from r1zero.tracking import wandb_mode as resolved_mode
+
+        offline = resolved_mode(wandb_mode) == "offline"
+        console.say(console.wandb_line(result["files"].get("wandb_dir"), offline=offline))
     return result
 
 

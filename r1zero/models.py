@@ -13,6 +13,7 @@ can be had offline: it is for learning the tool and for tests. GPU recipes start
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -39,17 +40,33 @@ def gguf_path(name: str) -> Path:
     return path
 
 
+class ModelError(ValueError):
+    """A model name that is neither an embedded model, a model directory nor a hub id, saying how to fix it."""
+
+
+# what the hub accepts as a repo id: `name` or `namespace/name`, letters, digits and - _ . (huggingface_hub's rule)
+HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
+
+
 def resolve_model(name: str) -> str:
     """A hub id or a directory to pass to `from_pretrained` / `vllm.LLM(model=...)`."""
     if name in EMBEDDED:
         return str(build_embedded(name))
-    if Path(name).exists():
-        if not (Path(name) / "config.json").is_file():
-            raise RuntimeError(f"model directory {name} has no config.json: point `model.name` at a directory "
-                               f"written by save_pretrained, a hub id, or one of {sorted(EMBEDDED)}")
-        return str(Path(name).resolve())
-    if name.startswith((".", "/")):
-        raise RuntimeError(f"`model.name={name}` looks like a path but does not exist")
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"`model.name={name}`: the directory {path.resolve()} has no config.json: point "
+                             f"model.name at a directory written by save_pretrained, a hub id, or one of "
+                             f"{', '.join(EMBEDDED)}")
+        return str(path.resolve())
+    looks_like_path = (name.startswith((".", "/", "~")) or not HUB_ID.match(name) or ".." in name
+                       or ("/" in name and Path(name.split("/")[0]).is_dir()))  # runs/x: ./runs exists
+    if looks_like_path:
+        # a path (runs/x/final_model) that is not there: transformers would take it for a hub id and fail with
+        # "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"
+        raise ModelError(f"`model.name={name}`: no such directory ({path.resolve()}): give the path of a directory "
+                         "written by save_pretrained (e.g. runs/<run>/final_model), a hub id (org/name) or one of "
+                         f"{', '.join(EMBEDDED)}")
     return name  # hub id
 
 

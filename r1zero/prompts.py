@@ -142,8 +142,11 @@ def encode_prompts(rows: list[dict], template: str, tokenizer, chat: bool,
     """
     if max_prompt_tokens < 1:
         raise PromptError(f"`data.max_prompt_tokens` must be >= 1, got {max_prompt_tokens}")
-    texts = [build_prompt(row["problem"], template, tokenizer, chat) for row in rows]
-    ids = tokenizer(texts, add_special_tokens=not chat)["input_ids"] if texts else []
+    try:
+        texts = [build_prompt(row["problem"], template, tokenizer, chat) for row in rows]
+        ids = tokenizer(texts, add_special_tokens=not chat)["input_ids"] if texts else []
+    except (TypeError, ValueError) as e:  # the tokenizer's TypeError names no row: find it
+        raise PromptError(_unencodable(rows, template, tokenizer, chat, e)) from None
     kept_rows, kept_ids = [], []
     for row, text, prompt_ids in zip(rows, texts, ids):
         if len(prompt_ids) <= max_prompt_tokens:
@@ -155,3 +158,14 @@ def encode_prompts(rows: list[dict], template: str, tokenizer, chat: bool,
         raise PromptError(f"all {len(rows)} prompts are longer than `data.max_prompt_tokens={max_prompt_tokens}` "
                           f"(longest {longest} tokens): raise data.max_prompt_tokens")
     return kept_rows, kept_ids, dropped
+
+
+def _unencodable(rows: list[dict], template: str, tokenizer, chat: bool, error: Exception) -> str:
+    for row in rows:
+        try:
+            tokenizer([build_prompt(row["problem"], template, tokenizer, chat)], add_special_tokens=not chat)
+        except (TypeError, ValueError) as e:
+            return (f"row `{row.get('id')}`: its prompt cannot be tokenized ({type(e).__name__}: {e}); the problem "
+                    f"is {str(row['problem'])[:60]!r}: it must be text without lone surrogates (e.g. \\ud800): fix "
+                    "or drop the row")
+    return f"the prompts cannot be tokenized ({type(error).__name__}: {error})"

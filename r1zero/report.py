@@ -3,6 +3,7 @@
     write_eval(result, completions, out_dir, wandb_mode)   # results.json, results.md, completions.jsonl, W&B run
     plot_curves(metrics.jsonl rows, out.png)                # reward and eval-accuracy curves of a training run
     plot_timing(metrics.jsonl rows, out.png)                # step time by phase (timing/*), stacked bars
+    plot_run(run_dir, eval_points)                          # the PNGs every training run leaves in runs/<name>/
 
 matplotlib and wandb are imported only inside the functions that need them.
 """
@@ -175,9 +176,51 @@ def plot_timing(rows: list[dict], out: Path) -> Path:
     for phase, values in secs.items():
         ax.bar(steps, values, bottom=bottom, label=phase)
         bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set(xlabel="step", ylabel="seconds", title="step time by phase")
+    loads = [r["perf/load_avg"] for r in rows if r.get("perf/load_avg") is not None]
+    under = f" (machine load average {min(loads):.1f}-{max(loads):.1f})" if loads else ""
+    ax.set(xlabel="step", ylabel="seconds", title="step time by phase" + under)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def plot_lengths(metrics_path: Path, out: Path) -> Path:
+    """Response length PNG: mean and max completion tokens per step, and the share cut at max_new_tokens."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in read_jsonl(metrics_path) if r.get("completion/mean_length") is not None]
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, [r["completion/mean_length"] for r in rows], label="mean length")
+    ax.plot(steps, [r.get("completion/max_length") for r in rows], "--", label="max length")
+    ax.set_xlabel("step")
+    ax.set_ylabel("completion tokens")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    clipped = ax.twinx()
+    clipped.plot(steps, [r.get("completion/clipped_frac") for r in rows], ":", color="tab:red",
+                 label="truncated (right axis)")
+    clipped.set_ylabel("share truncated at max_new_tokens")
+    clipped.set_ylim(-0.02, 1.02)
+    lines = ax.get_lines() + clipped.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines])
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plot_run(run_dir: Path, eval_points: dict[int, float] | None = None) -> dict[str, Path]:
+    """The run report of `runs/<name>/`: reward + held-out accuracy, response lengths, step time by phase (PNGs)."""
+    from r1zero.tracking import plot_rewards
+
+    metrics = run_dir / "metrics.jsonl"
+    return {"reward_curve": plot_rewards(metrics, run_dir / "reward_curve.png", eval_points),
+            "length_curve": plot_lengths(metrics, run_dir / "length_curve.png"),
+            "step_time": plot_timing([r for r in read_jsonl(metrics) if r.get("timing/step") is not None],
+                                     run_dir / "step_time.png")}

@@ -69,19 +69,22 @@ class Timers:
         return time.perf_counter() - self._start
 
     def metrics(self) -> dict[str, float]:
-        return {**{f"timing/{k}": v for k, v in self.t.items()}, "timing/step": self.total()}
+        # the machine's 1-minute load average beside the times: a step time means little without it on a shared box
+        return {**{f"timing/{k}": v for k, v in self.t.items()}, "timing/step": self.total(),
+                "perf/load_avg": os.getloadavg()[0]}
 
 
 def init(cfg: Config) -> RunContext:
-    from r1zero import prompts
+    from r1zero import console, prompts
     from r1zero.config import validate
     from r1zero.models import load_tokenizer, resolve_model
     from r1zero.policy import Policy
-    from r1zero.scoring import Scorer
+    from r1zero.scoring import Scorer, eval_reward_names
     from r1zero.tracking import Tracker
     from rewards.pool import RewardPool
 
-    rank, world, local_world = dist.init()
+    with console.muted():  # DeepSpeed's start-up lines
+        rank, world, local_world = dist.init()
     validate(cfg, world)
     torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
     seed_everything(cfg.train.seed + rank)
@@ -90,21 +93,30 @@ def init(cfg: Config) -> RunContext:
                 "smollm2-135m"
     with converting(ModelError, "model.name", cfg.model.name, model_fix):
         if rank == 0:
+            console.say(f"run: {run_dir}")
             model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the others look
         dist.barrier()
         model_path = resolve_model(cfg.model.name)
         tok = load_tokenizer(cfg.model.name)
     rows, prompt_ids, sampler, eval_sets = _datasets(cfg, tok, rank, world)
-    with converting(ModelError, "model.name", cfg.model.name, model_fix, (OSError,)):
-        policy = Policy(cfg, model_path, world, rank)
-    engine = make_engine(cfg, policy, tok, model_path, world)
     d = cfg.data
+    reward_fix = "check the reward's module and its settings (rewards.*, grm.*, seal.*)"
+    reward_errors = (ValueError, ImportError, KeyError, AttributeError, OSError, RuntimeError)
+    with converting(RewardError, "rewards.names", ",".join(cfg.rewards.names), reward_fix, reward_errors):
+        eval_rewards = eval_reward_names(cfg.rewards)  # checks every rule reward now, before the model loads
+    if rank == 0:
+        for line in console.describe_run(cfg, world, model_path, len(rows), {s: len(v[0]) for s, v in
+                                                                           eval_sets.items()}):
+            console.say(line)
+    with converting(ModelError, "model.name", cfg.model.name, model_fix, (OSError,)), console.muted():
+        policy = Policy(cfg, model_path, world, rank)  # muted: DeepSpeed's bf16 optimizer prints a memory report
+    engine = make_engine(cfg, policy, tok, model_path, world)
+    if rank == 0:
+        console.say(console.engine_line(cfg.rollout.engine, engine))
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
-    with converting(RewardError, "rewards.names", ",".join(cfg.rewards.names), "check the reward's module and "
-                    "its settings (rewards.*, grm.*, seal.*)", (ValueError, ImportError, KeyError, AttributeError,
-                                                                 OSError, RuntimeError)):
+    with converting(RewardError, "rewards.names", ",".join(cfg.rewards.names), reward_fix, reward_errors):
         scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
-        eval_pool = RewardPool(["accuracy"], None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
+        eval_pool = RewardPool(eval_rewards, None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
                      eval_pool, None, prefill, stop, tok.pad_token_id)
     _resume(ctx)
@@ -117,6 +129,7 @@ def init(cfg: Config) -> RunContext:
         import yaml
 
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        console.say(console.wandb_line(ctx.tracker.wandb_dir, ctx.tracker.wandb_url))
     return ctx
 
 
@@ -128,16 +141,18 @@ def _datasets(cfg: Config, tok, rank: int, world: int):
     from r1zero import data, prompts
 
     d = cfg.data
+    keys = {"problem_key": d.problem_key, "answer_key": d.answer_key}
     with converting(DataError, "data.train", d.train, "fix or remove the offending rows", DATA_ERRORS):
-        rows, prompt_ids, dropped = prompts.encode_prompts(data.load_dataset(d.train), d.template, tok, d.chat,
-                                                           d.max_prompt_tokens)
+        rows, prompt_ids, dropped = prompts.encode_prompts(data.load_dataset(d.train, **keys), d.template, tok,
+                                                           d.chat, d.max_prompt_tokens)
     if dropped and rank == 0:
         print(f"[r1zero] dropped {dropped} training prompts longer than data.max_prompt_tokens={d.max_prompt_tokens}")
     sampler = data.Sampler(list(range(len(rows))), cfg.train.prompts_per_step, cfg.train.seed, rank, world)
     with converting(DataError, "eval.suites", ",".join(cfg.eval.suites), "fix or remove the offending rows",
                     DATA_ERRORS):
-        eval_sets = {s: prompts.encode_prompts(data.load_dataset(s, limit=cfg.eval.limit), d.template, tok, d.chat,
-                                               d.max_prompt_tokens)[:2] for s in cfg.eval.suites}
+        eval_sets = {name: prompts.encode_prompts(data.load_dataset(s, cfg.eval.limit, **keys), d.template, tok,
+                                                  d.chat, d.max_prompt_tokens)[:2]
+                     for name, s in data.suite_names(cfg.eval.suites).items()}
     return rows, prompt_ids, sampler, eval_sets
 
 
@@ -291,11 +306,11 @@ def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
 
 
 def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str, Any]:
-    from r1zero.tracking import plot_rewards
+    from r1zero.report import plot_run
 
     result: dict[str, Any] = {"run_dir": str(ctx.run_dir), "wandb_dir": ctx.tracker.wandb_dir, "wall_s": wall_s,
                               "steps": steps}
-    suite = ctx.cfg.eval.suites[0] if ctx.cfg.eval.suites else None
+    suite = next(iter(ctx.eval_sets), None)
     key = f"eval/{suite}/accuracy"
     before = next(iter(evals.get("before", {}).values()), {}).get(key)
     after = next(iter(evals.get("after", {}).values()), {}).get(key)
@@ -304,13 +319,29 @@ def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str,
         metrics = ctx.run_dir / "metrics.jsonl"
         points = {int(s): v[key] for phase in ("before", "during", "after")
                   for s, v in evals.get(phase, {}).items() if key in v}
-        curve = plot_rewards(metrics, ctx.run_dir / "reward_curve.png", points)
-        ctx.tracker.log_image("reward_curve", curve, steps)
-        result.update({"metrics": str(metrics), "reward_curve": str(curve)})
+        plots = plot_run(ctx.run_dir, points)
+        for name, path in plots.items():
+            ctx.tracker.log_image(name, path, steps)
+        result.update({"metrics": str(metrics), "reward_curve": str(plots["reward_curve"]),
+                       "plots": {name: str(path) for name, path in plots.items()}})
         ctx.tracker.summary({k: v for k, v in result.items() if isinstance(v, (int, float))})
         (ctx.run_dir / "result.json").write_text(json.dumps(result, indent=1))
+        _say_where(ctx, result)
     ctx.tracker.close()
     ctx.scorer.close()
     ctx.eval_pool.close()
+    if hasattr(ctx.engine, "shutdown"):  # before the process group goes: vLLM's own teardown needs it
+        ctx.engine.shutdown()
     dist.shutdown()
     return result
+
+
+def _say_where(ctx: RunContext, result: dict[str, Any]) -> None:
+    from r1zero import console
+
+    final = ctx.run_dir / "final_model"
+    if final.is_dir():
+        console.say(f"final model: {final}")
+    console.say(f"metrics: {result['metrics']}, samples: {ctx.run_dir / 'samples.jsonl'}")
+    console.say("plots: " + ", ".join(result["plots"].values()))
+    console.say(console.wandb_line(ctx.tracker.wandb_dir, ctx.tracker.wandb_url))

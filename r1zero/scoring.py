@@ -3,6 +3,13 @@
 Returns one scalar reward per rollout (the weighted sum) and the per-reward metrics of DESIGN.md:
 `reward/mean`, `reward/<name>/mean`, `verify/timeouts`, `verify/errors`.
 
+Your own rewards. A name `package.module:function` in `rewards.names` is a function
+`(completion: str, sample: dict) -> RewardResult | float`, run in the same hard-timeout worker pool as the built-in
+verifiers: a raise or a hang scores 0 and counts in `verify/errors` / `verify/timeouts`. `sample` is the dataset row
+with every column of the file (nested columns as dicts), its `problem` and `answer`, and the `prompt` text. The
+module must be importable by the trainer and the workers (on PYTHONPATH, or installed); `check_rule_reward` says so
+before the run starts. Held-out evaluation reports its mean too (`eval_reward_names`).
+
 Model rewards. A few tasks need a model to judge a completion: the SPCT judge (`grm_judge`, r1zero/grm.py) and the
 SEAL inner loop (`seal_knowledge`, r1zero/seal.py). They are named in `rewards.names` like any reward, looked up in
 the explicit `MODEL_REWARDS` dict, and computed in the trainer process (each bounds its own work: the judge through
@@ -35,6 +42,41 @@ def model_reward_class(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def check_rule_reward(name: str) -> None:
+    """Raise a ValueError naming `rewards.names` and the fix if `name` is neither a built-in reward nor an importable
+    `module:function`. Checked in the trainer, before any worker starts, so the message is one line, not a worker's
+    traceback per completion."""
+    from rewards.pool import resolve
+
+    module, _, attr = name.partition(":")
+    try:
+        if attr and not callable(getattr(importlib.import_module(module), attr, None)):
+            raise ValueError(f"`rewards.names`: {name!r}: module `{module}` has no function `{attr}`: name a "
+                             "function `(completion, sample) -> RewardResult or float` defined there")
+        resolve(name)
+    except ModuleNotFoundError as e:
+        raise ValueError(f"`rewards.names`: {name!r}: cannot import `{module}` ({e}): the module must be importable "
+                         "by the trainer and its reward workers: run from its directory with PYTHONPATH=. (or "
+                         "`python -m r1zero.cli`), or install it") from None
+    except KeyError as e:
+        raise ValueError(f"`rewards.names`: {name!r} is not a reward: {e.args[0] if e.args else e}; model "
+                         f"rewards: {', '.join(MODEL_REWARDS)}; your own: `package.module:function`") from None
+    except ValueError:
+        raise
+    except Exception as e:  # noqa: BLE001 - importing the user's module ran its code: any error can come out
+        raise ValueError(f"`rewards.names`: {name!r}: importing `{module}` failed ({type(e).__name__}: {e}): fix "
+                         "the module") from None
+
+
+def eval_reward_names(cfg: RewardsConfig) -> list[str]:
+    """The rewards held-out evaluation scores: `accuracy` (it decides what is correct) and every other rule reward of
+    `rewards.names`, built-in or your own (model rewards need the trainer's model: not in eval)."""
+    for name in cfg.names:
+        if name not in MODEL_REWARDS:
+            check_rule_reward(name)
+    return ["accuracy"] + [n for n in cfg.names if n != "accuracy" and n not in MODEL_REWARDS]
+
+
 @dataclass
 class Scores:
     rewards: torch.Tensor  # [N] weighted sum of the configured rewards
@@ -46,7 +88,7 @@ class Scores:
 class Scorer:
     def __init__(self, cfg: RewardsConfig, prefill: str = "", model_rewards: dict | None = None):
         """`model_rewards`: name -> a built model reward, for the names of `cfg.names` found in MODEL_REWARDS."""
-        from rewards.pool import RewardPool, resolve
+        from rewards.pool import RewardPool
 
         self.model_rewards = dict(model_rewards or {})
         for name in cfg.names:  # fail now, in the trainer, with the list of valid names (not later in a worker)
@@ -55,11 +97,7 @@ class Scorer:
                     raise ValueError(f"`rewards.names`: {name!r} is a model reward and needs a model (build the "
                                      "Scorer through r1zero.runtime)")
                 continue
-            try:
-                resolve(name)
-            except (KeyError, ImportError, AttributeError) as e:
-                raise ValueError(f"`rewards.names`: {name!r} is not a reward: {e}; model rewards: "
-                                 f"{', '.join(MODEL_REWARDS)}") from None
+            check_rule_reward(name)
         self.names = list(cfg.names)
         self.weights = list(cfg.weights) or [1.0] * len(self.names)
         self.rule_names = [n for n in self.names if n not in self.model_rewards]

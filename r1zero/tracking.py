@@ -45,6 +45,7 @@ class Tracker:
         self.run_id = run_id
         self.wandb_dir: str | None = None
         self._wandb_from = 0  # W&B has the steps below this one
+        self.wandb_url: str | None = None  # online runs: the run's page
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,7 @@ class Tracker:
                 self._backfill()
                 if mode == "offline":
                     _supersede(Path(self.wandb_dir), self.run_id)
+            self.wandb_url = self.wandb.url if mode == "online" else None
             self.run_id = self.wandb.id
             id_file.write_text(self.run_id + "\n")
         self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")

@@ -7,13 +7,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 
 import torch
 
-from r1zero import checkpoint, runtime
+from r1zero import checkpoint, console, runtime
 from r1zero.advantages import dynamic_sampling_keep, frac_zero_std, group_advantages, overlong_soft_penalty
 from r1zero.batching import make_batch
 from r1zero.config import Config, flatten
@@ -90,13 +89,13 @@ def train(cfg: Config) -> dict:
             raise BadStepsError(bad_steps_message(ctx, step + 1, bad_in_row))
         # 11. maybe evaluate, maybe checkpoint (not while steps are skipped: these weights led to the skips)
         if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.train.steps:
-            evals.setdefault("during", {})[step + 1] = run_eval(ctx, step=step + 1)
+            evals.setdefault("during", {})[step + 1] = run_eval(ctx, step + 1, evals.get("before", {}).get(0))
         if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0 and not bad_in_row:
             save(ctx, step + 1, evals, skipped)
     progress.close()
     steps_done = cfg.train.steps
     if cfg.eval.after:
-        evals.setdefault("after", {})[steps_done] = run_eval(ctx, step=steps_done)
+        evals.setdefault("after", {})[steps_done] = run_eval(ctx, steps_done, evals.get("before", {}).get(0))
     if cfg.checkpoint.save_final and not (cfg.checkpoint.every and steps_done % cfg.checkpoint.every == 0) \
             and not bad_in_row:
         save(ctx, steps_done, evals, skipped)
@@ -142,7 +141,8 @@ def generate_and_score(ctx, sampling: SamplingParams, timers, step: int):
     return runtime.merge_groups(groups, n_generated, len(kept), {**verify, **extra})
 
 
-def run_eval(ctx, step: int) -> dict[str, float]:
+def run_eval(ctx, step: int, before: dict[str, float] | None = None) -> dict[str, float]:
+    """Every held-out suite at `step`; rank 0 prints one line per suite (with the accuracy `before` training)."""
     out: dict[str, float] = {}
     for suite, (rows, prompt_ids) in ctx.eval_sets.items():
         res = evaluate_suite(ctx.engine, ctx.eval_pool, rows, prompt_ids, ctx.cfg.eval, prefill=ctx.prefill,
@@ -150,8 +150,11 @@ def run_eval(ctx, step: int) -> dict[str, float]:
         out.update({f"eval/{suite}/{k}": v for k, v in res.items()})
     ctx.tracker.log(step, out)
     if ctx.rank == 0:
-        print("[r1zero] eval @ step %d: %s" % (step, json.dumps({k: round(v, 4) for k, v in out.items()})),
-              flush=True)
+        when = "before training" if step == 0 else f"at step {step}"
+        if step == ctx.cfg.train.steps:
+            when = f"after {console.plural(step, 'step')}"
+        for line in console.eval_summary(out, before):
+            console.say(f"held out, {when}: {line}")
     return out
 
 

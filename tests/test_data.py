@@ -7,7 +7,7 @@ import re
 import pytest
 
 from r1zero import data
-from r1zero.data import DATASETS, DataError, Sampler, load_jsonl, resolve_dataset
+from r1zero.data import DATASETS, DataError, Sampler, load_dataset, resolve_dataset
 
 EXPECTED_ROWS = {"gsm8k": 7473, "gsm8k_test": 1319, "math": 11998, "math500": 500, "aime24": 30, "aime25": 30,
                  "amc23": 40, "addition": 5000, "addition_test": 500, "addition_small": 241,
@@ -26,39 +26,45 @@ def write(tmp_path, text, name="d.jsonl"):
 
 def test_load_jsonl_reads_rows_skips_blank_lines_and_numbers_ids(tmp_path):
     path = write(tmp_path, '{"problem": "1+1?", "answer": 2}\n\n{"problem": "2+2?", "answer": "4", "id": "x"}\n')
-    rows = load_jsonl(path)
+    rows = load_dataset(path)
     assert rows == [{"problem": "1+1?", "answer": "2", "id": "d-1"}, {"problem": "2+2?", "answer": "4", "id": "x"}]
 
 
 @pytest.mark.parametrize("text, line, words", [
-    ('{"problem": "p", "answer": "1"}\n{"problem": "q"}\n', 2, ["missing field `answer`", "the row has: problem"]),
+    ('{"problem": "p", "answer": "1"}\n{"problem": "q"}\n', 2,
+     ["this row has no `answer` (data.answer_key)", "the columns are: problem, answer"]),
     ('{"problem": "p", "answer": "1"}\n{"problem": "q", "answer": "2"\n', 2, ["not valid JSON", "fix or delete"]),
     ('["p", "1"]\n', 1, ["expected a JSON object", "got a list"]),
-    ('{"problem": "", "answer": "1"}\n', 1, ["`problem` must be a non-empty string"]),
-    ('{"problem": "p", "answer": null}\n', 1, ["`answer` must be a non-empty string"]),
+    ('{"problem": "", "answer": "1"}\n', 1, ["`problem` (data.problem_key) must be non-empty text"]),
+    ('{"problem": "p", "answer": null}\n', 1, ["`answer` (data.answer_key) must be non-empty text", "None"]),
+    ('{"problem": "p", "answer": true}\n', 1, ["must be non-empty text or a number, got True"]),
     ('{"problem": "p", "answer": "1", "id": 7}\n\n{"problem": "q", "answer": "2", "id": 7}\n', 3,
-     ["duplicate id `7`", "first at line 1"]),
+     ["duplicate id `7`", "first at", "d.jsonl:1"]),
 ])
 def test_schema_errors_name_file_and_line(tmp_path, text, line, words):
     path = write(tmp_path, text)
     with pytest.raises(DataError) as err:
-        load_jsonl(path)
+        load_dataset(path)
     assert f"{path}:{line}:" in str(err.value)
     for w in words:
         assert w in str(err.value)
 
 
-def test_required_fields_are_configurable(tmp_path):
-    path = write(tmp_path, '{"problem": "p", "answer": "1"}\n')
-    with pytest.raises(DataError, match=r"d.jsonl:1: missing field `solution`"):
-        load_jsonl(path, required=("problem", "answer", "solution"))
+def test_column_keys_map_other_names(tmp_path):
+    path = write(tmp_path, '{"question": "p", "solution": {"final": 3}, "level": 2}\n')
+    rows = load_dataset(path, problem_key="question", answer_key="solution.final")
+    assert rows == [{"question": "p", "solution": {"final": 3}, "level": 2, "problem": "p", "answer": "3",
+                     "id": "d-1"}]
+    with pytest.raises(DataError, match=r"d.jsonl:1: no column `problem` \(data.problem_key\); the columns are: "
+                                        r"question, solution.final, level"):
+        load_dataset(path)
 
 
 def test_empty_or_missing_file_is_an_error(tmp_path):
     with pytest.raises(DataError, match="has no rows"):
-        load_jsonl(write(tmp_path, "\n  \n"))
-    with pytest.raises(DataError, match="no such file"):
-        load_jsonl(tmp_path / "nope.jsonl")
+        load_dataset(write(tmp_path, "\n  \n"))
+    with pytest.raises(DataError, match="neither a dataset name nor an existing file"):
+        load_dataset(tmp_path / "nope.jsonl")
 
 
 # ---------------------------------------------------------------------------------------------- names and files

@@ -111,7 +111,8 @@ def test_training_time_evaluate_suite_keeps_its_metric_names():
     with RewardPool(["accuracy"], None, workers=0) as pool:
         out = evaluate_suite(FakeEngine(texts), pool, rows, [[1], [2]], EvalConfig(k=2, greedy=False))
     assert out == {"accuracy": 0.75, "mean_length": pytest.approx(sum(len(t) % 5 + 1 for t in texts) / 4),
-                   "truncated_frac": 0.0, "problems": 2.0, "pass@2": 1.0, "maj@2": 1.0}
+                   "truncated_frac": 0.0, "problems": 2.0, "pass@2": 1.0, "maj@2": 1.0,
+                   "verify/timeouts": 0.0, "verify/errors": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_eval_end_to_end_on_a_tiny_model(tiny_model, tmp_path):
     assert set(saved["suites"]) == {"math500", "gsm8k_test"}
     for suite in saved["suites"].values():
         assert set(suite["metrics"]) == {"accuracy", "pass@2", "maj@2", "mean_length", "p50_length", "max_length",
-                                         "truncated_frac", "problems"}
+                                         "truncated_frac", "problems", "verify/timeouts", "verify/errors"}
         assert suite["metrics"]["problems"] == 4 and suite["metrics"]["max_length"] <= 16
     assert set(saved["suites"]["math500"]["by_level"]) and set(saved["suites"]["math500"]["by_subject"])
     assert saved["settings"]["k"] == 2 and saved["settings"]["template"] == "boxed"

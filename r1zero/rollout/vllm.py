@@ -56,6 +56,7 @@ from typing import Iterable, Iterator
 
 import torch
 
+from r1zero import console
 from r1zero.config import RolloutConfig
 from r1zero.rollout.base import Rollout, SamplingParams
 from r1zero.rollout.sync import WeightSyncError, iter_buckets, missing_weights
@@ -91,6 +92,42 @@ def cpu_weight_packing(enabled: bool):
         yield
     finally:
         ops._supports_onednn, layer_utils.check_cpu_sgl_kernel = saved
+
+
+def checkpoint_to_cast(model_path: str, dtype: torch.dtype) -> list[str]:
+    """The safetensors files of a local, unquantized checkpoint whose floating-point tensors are not all `dtype`
+    (the embedded CPU model is saved in fp32; the engine runs bf16), else [] (vLLM loads it itself).
+
+    vLLM would read such a checkpoint and cast it with a warning per tensor (122 for SmolLM2-135M). Instead the
+    engine starts with `load_format="dummy"` and the checkpoint is streamed in through `load_weights`, cast to the
+    engine's dtype: the same path as every weight sync, with the same check that every weight arrived (greedy tokens
+    and logprobs identical to vLLM's own load, measured on the tiny test model)."""
+    from pathlib import Path
+
+    root = Path(model_path)
+    files = sorted(str(f) for f in root.glob("*.safetensors")) if root.is_dir() else []
+    if not files or "quantization_config" in (root / "config.json").read_text(encoding="utf-8", errors="replace"):
+        return []
+    from safetensors import safe_open
+
+    want = {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32"}.get(dtype)
+    for path in files:
+        with safe_open(path, "pt") as f:
+            if any(f.get_slice(n).get_dtype() in ("F32", "F16", "BF16", "F64") and f.get_slice(n).get_dtype() != want
+                   for n in f.keys()):
+                return files
+    return []
+
+
+def checkpoint_tensors(files: list[str], dtype: torch.dtype) -> Iterator[tuple[str, torch.Tensor]]:
+    """(HF name, tensor cast to `dtype`) of every tensor in the safetensors files, one at a time."""
+    from safetensors import safe_open
+
+    for path in files:
+        with safe_open(path, "pt") as f:
+            for name in f.keys():
+                t = f.get_tensor(name)
+                yield name, t.to(dtype) if t.is_floating_point() else t
 
 
 # ------------------------------------------------------------------------------ worker-side weight update
@@ -191,10 +228,13 @@ class VLLMEngine:
         self.packed = pack_cpu_weights or not self.on_cpu  # CPU GEMM weight packing (GPU: not applicable)
         self.sleep_enabled = cfg.enable_sleep and not self.on_cpu  # vLLM-CPU has no sleep mode
         self._asleep: set[str] = set()  # "weights", "kv_cache": what sleep() released and is not back yet
+        self.dtype = getattr(torch, DTYPES[cfg.vllm_dtype])  # what every weight handed to the engine is cast to
+        own_load = checkpoint_to_cast(model_path, self.dtype)  # see `checkpoint_to_cast`
         kwargs = dict(model=model_path, dtype=DTYPES[cfg.vllm_dtype], seed=seed, max_model_len=max_model_len,
                       tensor_parallel_size=cfg.tensor_parallel_size, enable_prefix_caching=cfg.enable_prefix_caching,
                       logprobs_mode="processed_logprobs", max_num_seqs=max_num_seqs,
-                      enforce_eager=self.on_cpu if enforce_eager is None else enforce_eager)
+                      enforce_eager=self.on_cpu if enforce_eager is None else enforce_eager,
+                      load_format="dummy" if own_load else "auto", use_tqdm_on_load=console.verbose())
         if self.on_cpu:
             kwargs["kv_cache_memory_bytes"] = int(os.environ["VLLM_CPU_KVCACHE_SPACE"]) * 2 ** 30
         else:
@@ -216,6 +256,9 @@ class VLLMEngine:
         self.weight_version = 0
         self._updating = False
         self._weights_valid = True
+        if own_load:
+            self.load_weights(checkpoint_tensors(own_load, self.dtype))
+            self.weight_version = 0  # the checkpoint's weights: no update yet
 
     # ---------------------------------------------------------------------------------------- generation
     def _sampling_params(self, n: int, s: SamplingParams, **extra):
@@ -296,8 +339,12 @@ class VLLMEngine:
         update failed part-way (then the engine refuses to generate until a full load_weights succeeds).
         """
         self.begin_weight_update()
+        # in the engine's dtype: vLLM casts anyway, but warns once per tensor and call (122 lines per sync of the 135M
+        # model from an fp32 trainer into a bf16 engine)
+        named_tensors = ((name, t.detach().to(self.dtype) if t.is_floating_point() else t.detach())
+                         for name, t in named_tensors)
         if self.in_process:
-            stream = ((name, t.detach()) for name, t in named_tensors)
+            stream = named_tensors
             if self.layerwise:  # a layer's tensors are held until the layer is complete: own them
                 stream = ((name, t.clone()) for name, t in stream)
             self.update_weights(stream)
