@@ -145,6 +145,9 @@ class _Parser:
                 node = self.power()
                 if len(factors) == 1 and _is_int_num(factors[0]) and text == r"\frac" and _is_proper(node):
                     factors = [("add", (factors[0], node))]  # mixed number 1\frac{4}{5}
+                elif len(factors) == 1 and factors[0][0] == "neg" and _is_int_num(factors[0][1]) \
+                        and text == r"\frac" and _is_proper(node):
+                    factors = [("neg", ("add", (factors[0][1], node)))]  # -1\frac{3}{4} = -(1 + 3/4)
                 else:
                     factors.append(node)
             else:

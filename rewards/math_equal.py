@@ -13,11 +13,14 @@ Anything that cannot be decided within those bounds is "not equal".
 """
 from __future__ import annotations
 
+import re
+
 from rewards.latex_expr import parse
 from rewards.normalize import clean
 from rewards.structure import equal, parse_answer
 
 MAX_CHARS = 1000
+_INTEGER_RE = re.compile(r"^\s*\+?\d+\s*$")
 
 
 def math_equal(pred: str, gold: str) -> bool:
@@ -25,6 +28,9 @@ def math_equal(pred: str, gold: str) -> bool:
     if pred is None or gold is None:
         return False
     pred, gold = str(pred), str(gold)
+    if _INTEGER_RE.match(pred) and _INTEGER_RE.match(gold):  # long integers compare as digits, at any length
+        return int(pred.strip()) == int(gold.strip()) if len(pred) + len(gold) < 8000 else \
+            pred.strip().lstrip("+0") == gold.strip().lstrip("+0")
     if len(pred) > MAX_CHARS or len(gold) > MAX_CHARS:
         return False
     p, g = clean(pred), clean(gold)
@@ -36,6 +42,16 @@ def math_equal(pred: str, gold: str) -> bool:
         return equal(parse_answer(p), parse_answer(g))
     except (ValueError, ArithmeticError, RecursionError):
         return False  # too many items, or arithmetic outside the caps: undecidable here
+
+
+def is_multi(gold: str) -> bool:
+    """Whether an answer has several parts (a list or set of two or more, `a \\pm b`): what several final
+    statements may add up to."""
+    try:
+        shape = parse_answer(clean(str(gold)))
+    except (ValueError, ArithmeticError, RecursionError):
+        return False
+    return shape.kind in ("list", "set") and len(shape.items) > 1
 
 
 def clear_caches() -> None:

@@ -18,11 +18,22 @@ _UNICODE = {
     "\u221a": r"\sqrt", "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u2264": r"\le ", "\u2265": r"\ge ",
     "\u2260": r"\ne ", "\u00b0": "", "\u222a": r"\cup ", "\u00b1": r"\pm ", "\u2213": r"\mp ", "\u27e8": "(",
     "\u27e9": ")", "\u2208": r"\in ", "\u2205": r"\emptyset ", "\u00a0": " ", "\uff0c": ",", "\uff1a": ":",
+    "\u00b2": "^2", "\u00b3": "^3", "\u2248": r"\approx ", "\u20ac": "", "\u00a3": "", "\u00a5": "",
+    "\u2009": " ", "\u202f": " ", "\u200b": "",
 }
+_FULLWIDTH = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}  # `５` -> `5`
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
 
 # Commands replaced by other text (order matters: longer names first where they share a prefix).
 _REPLACE = [
+    # `\\frac` written with a doubled backslash (an escaping slip): the command, not a line break
+    (re.compile(r"\\\\(?=(?:[dtc]?frac|sqrt|left|right|boxed|text|le|ge|leq|geq|neq|ne|pi|cdot|times|infty|in"
+                r"|cup|mathrm|mathbf|circ|pm|approx|lt|gt)(?![a-zA-Z]))"), r"\\"),
+    (re.compile(r">="), r" \\ge "), (re.compile(r"<="), r" \\le "),
+    (re.compile(r"(?<![\d)}!])!="), r" \\ne "),  # `x != 3`, but `5!=120` is a factorial
+    (re.compile(r"(?<=[)\]}\d])\s*or\s*(?=[(\[{\d-])"), " or "),  # `(11,7)or(7,11)`
+    (re.compile(r"\*\*"), ""),  # markdown bold
+    (re.compile(r"R\$"), ""),  # Brazilian real
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
     (re.compile(r"\\(?:left|right)\s*\."), ""),  # invisible delimiters
@@ -34,7 +45,7 @@ _REPLACE = [
     (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}"), ""),
     (re.compile(r"\\%"), "%"),
     (re.compile(r"\\\$|\$"), ""),
-    (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\s*\{\s*,\s*\}\s*"), ","),
     (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
     (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
     (re.compile(r"\\(?:leq|leqslant|le)(?![a-zA-Z])"), r"\\le "),
@@ -51,10 +62,11 @@ _TEXT_COMMANDS = ("text", "textbf", "textit", "textrm", "textnormal", "mathrm", 
                   "mbox", "operatorname", "boldsymbol", "bm", "hbox", "textsf", "mathtt", "texttt")
 _WRAPPERS = ("boxed", "fbox", "framebox")
 
-_THOUSANDS_RE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])")
+_THOUSANDS_RE = re.compile(r"(?<![\d.,])([1-9]\d{0,2}(?:,\d{3})+)(?![\d,])")
 _REPEATING_RE = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,12})\}")
 _TEXT_UNIT_RE = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?[23]\}?)?\s*$")
 # Trailing unit words: "5 cm", "864 inches^2", "18 dollars", "\frac{270}{7} degrees".
+_SHORT_UNIT_RE = re.compile(r"(?<=\d)\s*(?:m|cm|mm|km|ft|in)\s*\^\s*\{?[23]\}?$")  # `1,000.99m^2`
 _UNIT_TAIL_RE = re.compile(r"(?<![\\a-zA-Z])((?:\s*[a-zA-Z]{2,}\.?(?:\s*\^\s*\{?[23]\}?)?)+)\s*$")
 # Words that are mathematics, not units: never stripped.
 KEEP_WORDS = frozenset({
@@ -62,24 +74,44 @@ KEEP_WORDS = frozenset({
     "exp", "sqrt", "pi", "or", "and", "i", "e", "infty", "inf", "mod",
 })
 _SPACE_RE = re.compile(r"\s+")
+_MAGNITUDE_RE = re.compile(r"(\d(?:[\d,]*\d)?(?:\.\d+)?)\s*(?:\\text\s*\{\s*)?(thousand|million|billion|trillion)s?"
+                           r"\s*\}?")
+_MAGNITUDE = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+_SPACE_THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])")
+_MIXED_RE = re.compile(r"^(-?)(\d+)\s+(\d+)\s*/\s*(\d+)$")
+_DECIMAL_COMMA_RE = re.compile(r"^-?(?:\d+,\d\d|0,\d+)$")
 
 
 def clean(s: str) -> str:
     """Canonical text of an answer (see the module doc). Idempotent."""
-    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s.strip())
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s.strip()).translate(_FULLWIDTH)
     s = _strip_delimiters(s)
     s = unwrap_boxed(s)
+    s = _MAGNITUDE_RE.sub(lambda m: f"{m.group(1)} \\times 10^{{{_MAGNITUDE[m.group(2)]}}}", s)
     for pattern, repl in _REPLACE:
         s = pattern.sub(repl, s)
     s = _strip_text_unit(s)
     for name in _TEXT_COMMANDS:
         s = unwrap_command(s, name, pad=True)
+    s = _SPACE_THOUSANDS_RE.sub(lambda m: m.group(0).replace(" ", ""), s)
     s = _THOUSANDS_RE.sub(_drop_thousands, s)
     s = _REPEATING_RE.sub(_repeating_to_fraction, s)
     s = _SPACE_RE.sub(" ", s).strip()
     s = _strip_trailing_punct(s)
     s = strip_units(s)
-    return _strip_trailing_punct(s)
+    s = _strip_trailing_punct(_strip_outer_braces(s))
+    if _DECIMAL_COMMA_RE.match(s):  # `2,74`, `0,5`: a decimal comma (a thousands group has three digits)
+        s = s.replace(",", ".")
+    return _MIXED_RE.sub(r"\1(\2+\\frac{\3}{\4})", s)  # `1 3/4`
+
+
+def _strip_outer_braces(s: str) -> str:
+    """`{{5}}` -> `5`: braces around the whole answer group nothing."""
+    for _ in range(256):
+        if not (s.startswith("{") and s.endswith("}")) or find_group(s, 0) != (0, len(s)):
+            break
+        s = s[1:-1].strip()
+    return s
 
 
 def squash(s: str) -> str:
@@ -113,6 +145,7 @@ def _strip_text_unit(s: str) -> str:
 
 def strip_units(s: str) -> str:
     """Drop trailing unit words ("5 cm" -> "5") when what is left still holds a digit."""
+    s = _SHORT_UNIT_RE.sub("", s)
     m = _UNIT_TAIL_RE.search(s)
     if not m:
         return s
@@ -152,6 +185,6 @@ def _unwrap_whole(s: str, name: str) -> str:
 
 def _strip_trailing_punct(s: str) -> str:
     s = s.rstrip()
-    while s and (s[-1] in ".;" or s.endswith("\\\\")):
+    while s and (s[-1] in ".;" or s.endswith("\\")):
         s = s[:-2].rstrip() if s.endswith("\\\\") else s[:-1].rstrip()
     return s

@@ -27,7 +27,7 @@ FOUND = [
     ("**Final Answer:** $\\frac{3}{4}$", r"\frac{3}{4}", "answer_line"),
     ("Final Answer: The final answer is $5$. I hope it is correct.", "5", "answer_line"),
     ("Thus the final answer is 12.", "12", "answer_line"),
-    ("I think the answer is 7", "7", "answer_phrase"),
+    ("I think the answer is 7", "7", "answer_line"),
     ("<think>2+2</think> <answer>4</answer>", "4", "answer_block"),
     ("<think>maybe \\boxed{3}</think><answer>5</answer>", "5", "answer_block"),
     ("<think>x</think> <answer>The answer is \\boxed{9}</answer>", "9", "boxed"),
