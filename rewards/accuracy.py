@@ -16,7 +16,7 @@ from rewards.types import RewardResult, error_result, short, total
 @lru_cache(maxsize=1024)
 def gold_answer(gold: str) -> str:
     """The gold's final answer: extracted like a response; several statements are one answer with several parts."""
-    ex = extract(gold, fallback_last_number=True, whole=True)
+    ex = extract(gold, fallback_last_number=True, whole=True, every=True)
     if ex.conflict:
         return ", ".join(ex.candidates)
     return ex.answer if ex.answer else gold.strip()

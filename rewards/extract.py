@@ -33,7 +33,7 @@ from functools import lru_cache
 from rewards.braces import match_braces
 from rewards.math_equal import math_equal
 from rewards.normalize import squash, unwrap_boxed
-from rewards.spans import after_think, last_number, math_spans, own_turn, words
+from rewards.spans import after_think, last_number, looks_like_code, math_spans, own_turn, words
 
 MAX_CANDIDATES = 16
 MAX_KEY_CHARS = 1000
@@ -44,18 +44,21 @@ _PREFIXES = (r"final[ \t]+answer|answer|antwort|respuesta|r[ée]ponse|resposta|r
              r"|答案|答|回答|解答|정답|답|उत्तर|উত্তর|الإجابة|الجواب")
 _LINE_RE = re.compile(r"(?im)(?:^|(?<=[\s.;!?)*]))[ \t>*#_]*(?:" + _PREFIXES + r")[ \t*]*[:\uff1a][ \t*]*([^\n]*)")
 _SENTENCE = r"([^\n]*?)(?=\.(?:\s|$)|\n|$)"  # lazy, up to the end of the sentence or line
-_PHRASE_RE = re.compile(r"(?i)\b(?:the[ \t]+)?(?:final[ \t]+)?(?:answer|correct[ \t]+(?:answer|option|choice)"
-                        r"|best[ \t]+(?:answer|option|choice)|choice)[ \t]+(?:is|would[ \t]+be)[ \t*]*[:\uff1a]?[ \t]*"
+_PHRASE_RE = re.compile(r"(?i)\b(?:(?:the[ \t]+)?(?:final[ \t]+)?(?:answer|correct[ \t]+(?:answer|option|choice)"
+                        r"|best[ \t]+(?:answer|option|choice)|choice)[ \t]+(?:is|would[ \t]+be))[ \t*]*[:\uff1a]?[ \t]*"
                         + _SENTENCE)
+_PICK_RE = re.compile(r"(?i)\b(?:go[ \t]+with|pick|choose|select)[ \t]+(?:(?:option|choice|answer)[ \t]+)?"
+                      r"(\(?[A-E]\)?)(?![\w(])")
 _SENTENCE_END_RE = re.compile(r"\.\s+(?=[A-Z])|\s+I hope it is correct")
 _LEADING_ANSWER_RE = re.compile(r"(?i)^\s*(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*[:\uff1a]?\s*(?:\*\*)?")
-_CONNECTOR_RE = re.compile(r"^(?:\s|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b|\$)*$")
+_CONNECTOR_RE = re.compile(r"^(?:\s|[,;&$]|\\[()\[\]]|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b"
+                           r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*$")  # `\boxed{2} and $y = \boxed{3}`
 _JOINER_RE = re.compile(r",|;|\band\b|\bor\b")
 _MENTION_RE = re.compile(r"^\s*(?:[A-Za-z]{1,8}|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*[,.]?\s*$"
-                         r"|^\s*\\(?:triangle|angle|overline|mathbf|vec)\b")
+                         r"|^\s*\\(?:triangle|angle|overline|mathbf|vec)\s*\{?[A-Za-z ]*\}?\s*$")
 _VALUE_SPAN_RE = re.compile(r"^[^=<>]*$|^\s*[A-Za-z](?:_\{?\w+\}?)?\s*=[^=<>]*$")
 _SENTENCE_BREAK_RE = re.compile(r"[.!?][\s$\\\])]*\s(?=[A-Z])|\n")
-_NEGATION_RE = re.compile(r"(?i)\s*(?:not|never|no longer|unknown|undefined)\b")
+_NEGATION_RE = re.compile(r"(?i)\s*(?:not|never)\b(?!\s+(?:possible|defined|exist))")
 _NON_ENGLISH_RE = re.compile(r"(?i)\b(?:antwort|respuesta|r[ée]ponse|resposta|risposta|jawaban|jibu|ответ|ist|est"
                              r"|es|é)\b|€|R\$")
 _ANSWER_LIKE_RE = re.compile(r"\d|\$|\\\(|^\W*\(?[A-E]\)?\W*$")
@@ -76,20 +79,24 @@ def extract_answer(text: str, fallback_last_number: bool = True) -> str | None:
     return extract(text, fallback_last_number).answer
 
 
-def extract(text: str, fallback_last_number: bool = True, whole: bool = False) -> Extraction:
-    """The final answer with how it was found (see the module doc for the rules). `whole`: `text` is a response."""
+def extract(text: str, fallback_last_number: bool = True, whole: bool = False, every: bool = False) -> Extraction:
+    """The final answer with how it was found (see the module doc for the rules). `whole`: `text` is a response;
+    `every`: all statements of the winning level count, not only the last group (a gold answer states each part
+    once: "\\boxed{1} papers and \\boxed{2} bins")."""
     if not isinstance(text, str) or not text.strip():
         return Extraction(None, (), None, "text")
     regions, region = _regions(own_turn(text))
     comma = bool(_NON_ENGLISH_RE.search(text[-2000:]))
-    found = _explicit(regions)
+    found = _explicit(regions, region, every)
     if found:
         return _result(found[1], found[2], found[0], region, comma)
-    if region == "answer_tag":
-        return _result(regions, _strip_answer, "answer_block", region, comma)
     last = regions[-1]
+    if looks_like_code(last):
+        return Extraction(None, (), None, region)
     tail = fallback(last) if fallback_last_number or whole else None
     body = _LEADING_ANSWER_RE.sub("", last, count=1).strip()
+    if _NEGATION_RE.match(body) and len(re.findall(r"\d+", body)) <= 1:
+        return Extraction(None, (), None, region)  # "not 5" (but "not 10, it is 12" states 12)
     if whole and body and (tail is None or not words(body)):
         return _result([body], str.strip, "whole", region, comma)
     if tail is not None:
@@ -108,20 +115,36 @@ def _regions(text: str) -> tuple[list[str], str]:
     return [tail], "after_think" if thought else "text"
 
 
-def _explicit(regions: list[str]):
-    """(source, statements, value function) of the first explicit level with statements, or None."""
-    boxes = [b for r in regions for b in find_boxed_spans(r)]
-    if boxes:
-        last_box_end = boxes[-1][1]
-        late = [v for v in _answer_phrases(regions[-1], last_box_end) if _ANSWER_LIKE_RE.search(v)]
-        if not late:
-            return "boxed", [b[2] for b in boxes], _box_value
-        return "answer_line", late, _answer_value
+def _explicit(regions: list[str], region: str, every: bool = False):
+    """(source, statements of the last group, value function) of the first explicit level, or None."""
+    group = (lambda text, sts: [st[2] for st in sts]) if every else _last_group
+    for i in range(len(regions) - 1, -1, -1):  # the last region with a box
+        boxes = find_boxed_spans(regions[i])
+        if boxes:
+            late = [v for v in _answer_phrases(regions[i], boxes[-1][1]) if _ANSWER_LIKE_RE.search(v[2])]
+            if late:
+                return "answer_line", group(regions[i], late), _answer_value
+            return "boxed", group(regions[i], boxes), _box_value
     for source, finder, value in (("hash", _hashes, _strip_answer), ("answer_line", _answer_phrases, _answer_value)):
-        found = [c for r in regions for c in finder(r)]
-        if found:
-            return source, found, value
+        for r in reversed(regions):
+            found = finder(r)
+            if found:
+                return source, group(r, found), value
+    if region == "answer_tag":
+        return "answer_block", regions, _strip_answer
     return None
+
+
+def _last_group(text: str, statements: list[tuple[int, int, str]]) -> list[str]:
+    """The raw statements of the last group: statements with only connectors between them ("and", "or", commas,
+    `\\quad`, math delimiters) form one group ("\\boxed{2} and \\boxed{-3}"); an earlier group with text after it
+    is superseded ("\\boxed{12} ... so it is \\boxed{13}")."""
+    group = [statements[-1]]
+    for st in reversed(statements[:-1]):
+        if not _CONNECTOR_RE.match(text[st[1]: group[0][0]]):
+            break
+        group.insert(0, st)
+    return [st[2] for st in group]
 
 
 def answer_blocks(text: str, start: int = 0, limit: int = 64) -> list[str]:
@@ -171,20 +194,21 @@ def find_boxed(text: str) -> tuple[str, ...]:
     return tuple(b[2] for b in find_boxed_spans(text))
 
 
-def _hashes(region: str) -> list[str]:
-    return [m.group(1) for m in _HASH_RE.finditer(region)] if "####" in region else []
+def _hashes(region: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group(1)) for m in _HASH_RE.finditer(region)] if "####" in region else []
 
 
-def _answer_phrases(region: str, start: int = 0) -> list[str]:
+def _answer_phrases(region: str, start: int = 0) -> list[tuple[int, int, str]]:
     found = [(m.start(), m.end(), m.group(1)) for m in _LINE_RE.finditer(region, start)]
     found += [(m.start(), m.end(), m.group(1)) for m in _PHRASE_RE.finditer(region, start)]
+    found += [(m.start(), m.end(), m.group(1)) for m in _PICK_RE.finditer(region, start)]
     found.sort()
     out, end = [], -1
     for pos, stop, value in found:  # "Final Answer: The final answer is 5" is one statement, not two
         if pos < end:
             continue
         if value.strip(" \t*:."):
-            out.append(value)
+            out.append((pos, stop, value))
             end = stop
     return out
 

@@ -43,6 +43,7 @@ class ParseError(ValueError):
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
+    text = text.replace("**", "^")  # `2**(1/4)`: Python's power, as plain-text answers write it
     tokens: list[tuple[str, str]] = []
     pos, n = 0, len(text)
     while pos < n:
@@ -263,6 +264,9 @@ class _Parser:
             if self.peek()[1] == "[":
                 self.next()
                 index = self.group("]")
+            if self.peek()[1] == "(":  # `sqrt(3)`, as plain-text answers write it
+                self.next()
+                return ("root", self.group(")"), index)
             return ("root", self.arg(), index)
         if name == "binom":
             return ("binom", self.arg(), self.arg())

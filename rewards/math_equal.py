@@ -21,6 +21,8 @@ from rewards.structure import equal, parse_answer
 
 MAX_CHARS = 1000
 _INTEGER_RE = re.compile(r"^\s*\+?\d+\s*$")
+_DIGIT_SPACE_RE = re.compile(r"(?<=\d)\s+(?=\d)")
+_SPACE_RE = re.compile(r"\s+")
 
 
 def math_equal(pred: str, gold: str) -> bool:
@@ -36,12 +38,17 @@ def math_equal(pred: str, gold: str) -> bool:
     p, g = clean(pred), clean(gold)
     if not p or not g:
         return False
-    if "".join(p.split()) == "".join(g.split()):
+    if nospace(p) == nospace(g):
         return True
     try:
         return equal(parse_answer(p), parse_answer(g))
     except (ValueError, ArithmeticError, RecursionError):
         return False  # too many items, or arithmetic outside the caps: undecidable here
+
+
+def nospace(s: str) -> str:
+    """Text without whitespace, except that digits either side of a space stay apart (`123 4567` is not 1234567)."""
+    return _SPACE_RE.sub("", _DIGIT_SPACE_RE.sub("_", s))
 
 
 def is_multi(gold: str) -> bool:

@@ -66,8 +66,11 @@ _THOUSANDS_RE = re.compile(r"(?<![\d.,])([1-9]\d{0,2}(?:,\d{3})+)(?![\d,])")
 _REPEATING_RE = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,12})\}")
 _TEXT_UNIT_RE = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?[23]\}?)?\s*$")
 # Trailing unit words: "5 cm", "864 inches^2", "18 dollars", "\frac{270}{7} degrees".
-_SHORT_UNIT_RE = re.compile(r"(?<=\d)\s*(?:m|cm|mm|km|ft|in)\s*\^\s*\{?[23]\}?$")  # `1,000.99m^2`
+_SHORT_UNIT_RE = re.compile(r"(?<=\d)\s*(?:(?:m|cm|mm|km|ft|in)\s*\^\s*\{?[23]\}?|(?:k?m|mi|ft|cm)\s*/\s*(?:h|hr|s|min))$")
 _UNIT_TAIL_RE = re.compile(r"(?<![\\a-zA-Z])((?:\s*[a-zA-Z]{2,}\.?(?:\s*\^\s*\{?[23]\}?)?)+)\s*$")
+# Units that may follow a number with no space (`5cm`); other letters right after a number are a product (`2ab`).
+ATTACHED_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "mi", "lb", "lbs", "oz", "hr", "hrs",
+                            "min", "sec", "mph", "kmh", "st", "nd", "rd", "th", "cents", "dollars", "pm", "am"})
 # Words that are mathematics, not units: never stripped.
 KEEP_WORDS = frozenset({
     "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln",
@@ -76,6 +79,8 @@ KEEP_WORDS = frozenset({
 _SPACE_RE = re.compile(r"\s+")
 _MAGNITUDE_RE = re.compile(r"(\d(?:[\d,]*\d)?(?:\.\d+)?)\s*(?:\\text\s*\{\s*)?(thousand|million|billion|trillion)s?"
                            r"\s*\}?")
+_PERCENT_WORD_RE = re.compile(r"(?<=[\d}])\s*(?:\\(?:text|mbox|mathrm)\s*\{\s*)?(?:percent(?:age)?|pct)s?\b\s*\}?")
+_REALS_RE = re.compile(r"(?i)^\s*(?:\\text\{\s*)?(?:all|any|every)\s+real\s+(?:numbers?|values?|x)\s*\}?\s*$")
 _MAGNITUDE = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
 _SPACE_THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])")
 _MIXED_RE = re.compile(r"^(-?)(\d+)\s+(\d+)\s*/\s*(\d+)$")
@@ -88,6 +93,8 @@ def clean(s: str) -> str:
     s = _strip_delimiters(s)
     s = unwrap_boxed(s)
     s = _MAGNITUDE_RE.sub(lambda m: f"{m.group(1)} \\times 10^{{{_MAGNITUDE[m.group(2)]}}}", s)
+    s = _PERCENT_WORD_RE.sub("%", s)
+    s = _REALS_RE.sub(r"(-\\infty,\\infty)", s)
     for pattern, repl in _REPLACE:
         s = pattern.sub(repl, s)
     s = _strip_text_unit(s)
@@ -153,6 +160,8 @@ def strip_units(s: str) -> str:
     head = s[: m.start()].strip()
     if any(w.lower() in KEEP_WORDS for w in words) or not re.search(r"\d", head):
         return s
+    if not m.group(1)[:1].isspace() and words[0].lower() not in ATTACHED_UNITS:
+        return s  # `2ab` is a product, not 2 of some unit; `5cm` is a unit
     return head
 
 

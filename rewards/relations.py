@@ -55,6 +55,8 @@ def values(rel) -> tuple[list, list]:
     exact, rough = items[:cut], items[cut:]
     if is_label(exact[0]) and len(exact) > 1:
         exact = exact[1:]
+    elif len(exact) == 2 and is_label(exact[1]) and not rough:
+        exact = exact[:1]  # `2 = x`: the label on the right
     elif len(exact) == 2 and not all(_constant(x) for x in exact):
         return [], []
     if len(exact) == 1 and is_label(exact[0]) and rough:

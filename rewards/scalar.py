@@ -7,6 +7,7 @@ base given in the gold (the question asked for base 8).
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from rewards.latex_expr import ParseError, parse
@@ -15,7 +16,7 @@ from rewards.symbolic import sympy_equal
 
 
 def _nospace(s: str) -> str:
-    return "".join(s.split())
+    return "".join(re.sub(r"(?<=\d)\s+(?=\d)", "_", s).split())
 
 
 def scalar_equal(pred: str, gold: str) -> bool:

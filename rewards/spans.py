@@ -35,7 +35,10 @@ UNIT_WORDS = frozenset({
     "euros", "yuan", "degree", "degrees", "percent", "percentage", "pct", "unit", "units", "square", "squared",
     "cubic", "per", "mph", "sq", "ways", "people", "students", "apples", "eggs", "points", "times", "mod",
     "thousand", "million", "millions", "billion", "billions", "trillion",
+    "sqrt", "sin", "cos", "tan", "log", "exp", "frac", "pi", "infty",  # plain-text math: `-1 + sqrt(3)`
 })
+_CODE_RE = re.compile(r"__\w+__|\blambda\b[\w\s,]*:|\b(?:open|getattr|setattr|globals|exec|eval|compile)\s*\(")
+_ASY_RE = re.compile(r"\[asy\].*?\[/asy\]", re.S)
 
 
 def own_turn(text: str) -> str:
@@ -46,6 +49,8 @@ def own_turn(text: str) -> str:
         if ends:
             pos, marker = min(ends)
             text = text[pos + len(marker):]
+    if "[asy]" in text:
+        text = _ASY_RE.sub(" ", text)  # Asymptote drawings in MATH solutions hold no answer
     for pattern in (_TURN_END_RE, _CONTINUATION_RE):
         for m in pattern.finditer(text):
             if text[: m.start()].strip():
@@ -124,6 +129,11 @@ def last_number(text: str, window: int = 200) -> tuple[int, str] | None:
     for found in _NUMBER_RE.finditer(text, max(0, end - window), min(len(text), end + 8)):  # noqa: B007
         pass
     return None if found is None else (found.start(), found.group(0))
+
+
+def looks_like_code(text: str) -> bool:
+    """Program text (`__import__('os')...`, `lambda: ...`, `f()(...)`) is never a final answer."""
+    return bool(_CODE_RE.search(text[-4000:]))
 
 
 def words(text: str) -> list[str]:

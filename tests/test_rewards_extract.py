@@ -33,12 +33,20 @@ FOUND = [
     ("<think>x</think> <answer>The answer is \\boxed{9}</answer>", "9", "boxed"),
     ("<think>scratch 17</think> so 18", "18", "last_number"),
     ("\\boxed{3}\n#### 5", "3", "boxed"),
+    ("the answer is 12. Then the answer is 13.", "13", "answer_line"),  # a later statement supersedes
+    (r"\boxed{12}. Checking again, it is \boxed{13}", "13", "boxed"),
+    ("The point is $(3,-2)$.", "(3,-2)", "math_span"),
+    ("Hence $x >= 2$.", "x >= 2", "math_span"),
+    ("The correct option is C.", "C", "answer_line"),
+    ("Of these, $16$ and $36$ end in $6$, so there are $2$ values.", "2", "math_span"),
+    ("there are 12 of them, since $d = 90/n$ must divide. There are 12 sequences.", "12", "last_number"),
+    ("Answer: 8<|im_end|>\n<|im_start|>user\nAnd 9?<|im_end|>\n<|im_start|>assistant\nAnswer: 9", "8", "answer_line"),
 ]
 # (completion, fallback_last_number) -> no answer
 NOT_FOUND = [
     ("", True), ("no digits here", True), ("57", False), ("The sum is 57.", False), (r"\boxed{}", True),
     (r"\boxed{ 3", False), ("<think>only thinking \\boxed{4}</think>", True), ("<answer></answer>", True),
-    (r"\boxed{3} or \boxed{5}", True), ("the answer is 12. Then the answer is 13.", True),
+    (r"\boxed{3} or \boxed{5}", True), ("The answer is not 5.", True),
     ("#### 3\n#### 4", True), ("<answer>3</answer><answer>4</answer>", True),
 ]
 

@@ -27,10 +27,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from corpus_hand import BLOCKS  # noqa: E402
+from corpus_heldout import BLOCKS as HELDOUT_BLOCKS  # noqa: E402
 from make_rewards_labelled import _data  # noqa: E402  (the project's data files, as that builder reads them)
 
 SEED = 20251201
 OUT = HERE / "rewards_corpus.jsonl"
+HELDOUT = HERE / "rewards_heldout.jsonl"
 GSM8K_ENDINGS = ["The answer is {n}.", "So the answer is {n}.", "Therefore, the final answer is {n}.",
                  "**Answer:** {n}", "Final answer: $\\boxed{{{n}}}$", "#### {n}", "Answer: {n}",
                  "So, the answer is $\\boxed{{{n}}}$."]
@@ -43,18 +45,18 @@ def _row(kind: str, gold: str, text: str, label: bool | None, category: str, sou
             "note": note}
 
 
-def public_rows() -> list[dict]:
+def public_rows(name: str = "corpus_public.jsonl") -> list[dict]:
     out = []
-    for line in (HERE / "corpus_public.jsonl").open(encoding="utf-8"):
+    for line in (HERE / name).open(encoding="utf-8"):
         r = json.loads(line)
         out.append({**_row(r["kind"], r["answer"], r["text"], r["label"], r["category"], r["source"], r["note"]),
                     "source_label": r["source_label"]})
     return out
 
 
-def hand_rows() -> list[dict]:
-    return [_row(kind, gold, text, label, category, f"hand ({source})")
-            for category, source, rows in BLOCKS for kind, gold, text, label in rows]
+def hand_rows(blocks: list = BLOCKS, tag: str = "hand") -> list[dict]:
+    return [_row(kind, gold, text, label, category, f"{tag} ({source})")
+            for category, source, rows in blocks for kind, gold, text, label in rows]
 
 
 def _number(text: str) -> Fraction | None:
@@ -176,16 +178,21 @@ def perturbed_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def write(rows: list[dict], path: Path, prefix: str) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i, r in enumerate(rows):
+            f.write(json.dumps({"id": f"{prefix}-{i:04d}", **r}, ensure_ascii=False) + "\n")
+    kept = [r for r in rows if r["label"] is not None]
+    print(f"{len(rows)} rows ({len(rows) - len(kept)} left out as ambiguous), {sum(r['label'] for r in kept)} "
+          f"equal, {sum(not r['label'] for r in kept)} not equal -> {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     rng = random.Random(SEED)
     rows = public_rows() + hand_rows() + gsm8k_rows(rng) + math500_rows(rng)
     rows += perturbed_rows(rows)
-    with OUT.open("w", encoding="utf-8") as f:
-        for i, r in enumerate(rows):
-            f.write(json.dumps({"id": f"case-{i:04d}", **r}, ensure_ascii=False) + "\n")
-    kept = [r for r in rows if r["label"] is not None]
-    print(f"{len(rows)} rows ({len(rows) - len(kept)} left out as ambiguous), {sum(r['label'] for r in kept)} "
-          f"equal, {sum(not r['label'] for r in kept)} not equal -> {OUT.relative_to(ROOT)}")
+    write(rows, OUT, "case")
+    write(public_rows("corpus_heldout_public.jsonl") + hand_rows(HELDOUT_BLOCKS, "held-out hand"), HELDOUT, "held")
 
 
 if __name__ == "__main__":
