@@ -139,12 +139,10 @@ def _last_group(text: str, statements: list[tuple[int, int, str]]) -> list[str]:
     """The raw statements of the last group: statements with only connectors between them ("and", "or", commas,
     `\\quad`, math delimiters) form one group ("\\boxed{2} and \\boxed{-3}"); an earlier group with text after it
     is superseded ("\\boxed{12} ... so it is \\boxed{13}")."""
-    group = [statements[-1]]
-    for st in reversed(statements[:-1]):
-        if not _CONNECTOR_RE.match(text[st[1]: group[0][0]]):
-            break
-        group.insert(0, st)
-    return [st[2] for st in group]
+    first = len(statements) - 1
+    while first > 0 and _CONNECTOR_RE.match(text[statements[first - 1][1]: statements[first][0]]):
+        first -= 1
+    return [st[2] for st in statements[first:]]
 
 
 def answer_blocks(text: str, start: int = 0, limit: int = 64) -> list[str]:
@@ -268,14 +266,15 @@ def _breaks(text: str, start: int, end: int) -> bool:
 
 def _span_group(text: str, spans: list) -> str:
     """The last span, with the value spans before it joined to it by "and", "or" or commas ("$1$, $2$ and $4$")."""
-    group = [spans[-1]]
-    for span in reversed(spans[:-1]):
-        between = text[span[1]: group[0][0]]
+    first = len(spans) - 1
+    while first > 0:
+        before, after = spans[first - 1], spans[first]
+        between = text[before[1]: after[0]]
         if not (_CONNECTOR_RE.match(between) and _JOINER_RE.search(between)
-                and all(_VALUE_SPAN_RE.match(s[2]) for s in (span, group[0]))):
+                and _VALUE_SPAN_RE.match(before[2]) and _VALUE_SPAN_RE.match(after[2])):
             break
-        group.insert(0, span)
-    return ", ".join(_last_line(s[2]) for s in group)
+        first -= 1
+    return ", ".join(_last_line(s[2]) for s in spans[first:])
 
 
 def _last_line(content: str) -> str:

@@ -21,6 +21,8 @@ _UNICODE = {
     "\u00b2": "^2", "\u00b3": "^3", "\u2248": r"\approx ", "\u20ac": "", "\u00a3": "", "\u00a5": "",
     "\u2009": " ", "\u202f": " ", "\u200b": "",
 }
+# Characters that print as nothing: controls, lone surrogates, zero-width and direction marks, BOM.
+_INVISIBLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
 _FULLWIDTH = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}  # `５` -> `5`
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
 
@@ -89,6 +91,7 @@ _DECIMAL_COMMA_RE = re.compile(r"^-?(?:\d+,\d\d|0,\d+)$")
 
 def clean(s: str) -> str:
     """Canonical text of an answer (see the module doc). Idempotent."""
+    s = _INVISIBLE_RE.sub("", s)
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s.strip()).translate(_FULLWIDTH)
     s = _strip_delimiters(s)
     s = unwrap_boxed(s)
