@@ -12,8 +12,9 @@ path, hard timeout per row); its verdict is the output row's `correct`. Its item
 time (it prints `scored N rows ... in S s`: from the first row read to the last row written, pool start included,
 interpreter start excluded); the wall time with the interpreter start is reported too.
 math-verify 0.9.0: `verify(parse(gold), parse(text))` with its default settings, in this process (a main thread,
-where its signal-based timeouts work); a gold or a `response` that parses to nothing is parsed again wrapped in
-`$..$`, so a bare `x = 3` counts as LaTeX. Its items/s is measured over the same rows in this run.
+where its signal-based timeouts work); a gold or a `response` without math delimiters is parsed wrapped in `$..$`
+first (so a bare `x = 3` counts as LaTeX), and as it is if that gives nothing. Its items/s is measured over the same
+rows in this run.
 A third part sends adversarial inputs (power towers, deep nesting, 1 MB strings, many boxes) through the reward
 pool one per call and measures the wall-clock latency of each call.
 The last stdout line is one JSON object.
@@ -81,12 +82,15 @@ def run_cli(rows: list[dict], workers: int, timeout: float) -> tuple[list[bool],
 
 
 def _mv_parse(text: str, wrap: bool):
+    """math-verify's parse; a gold or a response with no math delimiters is read as LaTeX first (`$..$`), then as
+    it is (its plain-expression extraction alone reads `y = 2x + 1` as the number 1)."""
     from math_verify import parse
 
-    parsed = parse(text)
-    if not parsed and wrap:
+    if wrap and not any(d in text for d in ("$", "\\(", "\\[", "\\boxed")):
         parsed = parse("$" + text + "$")
-    return parsed
+        if parsed:
+            return parsed
+    return parse(text)
 
 
 def math_verify_equal(gold: str, text: str, kind: str) -> bool:

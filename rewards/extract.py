@@ -42,21 +42,27 @@ _BOX_BARE_RE = re.compile(r"[^\s${}]+")
 _HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
 _PREFIXES = (r"final[ \t]+answer|answer|antwort|respuesta|r[ée]ponse|resposta|risposta|jawaban|jibu|ответ"
              r"|答案|答|回答|解答|정답|답|उत्तर|উত্তর|الإجابة|الجواب")
-_LINE_RE = re.compile(r"(?im)(?:^|(?<=[\s.;!?)*]))[ \t>*#_]*(?:" + _PREFIXES + r")[ \t*]*[:\uff1a][ \t*]*([^\n]*)")
+# `Answer:` at the start of a line or of a sentence ("... fails. Answer: E"), not "we may check our answer: ..."
+_LINE_RE = re.compile(r"(?im)(?:^|(?<=[.;!?)*])|(?<=[.;!?)*][ \t]))[ \t>*#_]*(?:" + _PREFIXES
+                      + r")[ \t*]*[:\uff1a][ \t*]*([^\n]*)")
 _SENTENCE = r"([^\n]*?)(?=\.(?:\s|$)|\n|$)"  # lazy, up to the end of the sentence or line
 _PHRASE_RE = re.compile(r"(?i)\b(?:(?:the[ \t]+)?(?:final[ \t]+)?(?:answer|correct[ \t]+(?:answer|option|choice)"
                         r"|best[ \t]+(?:answer|option|choice)|choice)[ \t]+(?:is|would[ \t]+be))[ \t*]*[:\uff1a]?[ \t]*"
                         + _SENTENCE)
 _PICK_RE = re.compile(r"(?i)\b(?:go[ \t]+with|pick|choose|select)[ \t]+(?:(?:option|choice|answer)[ \t]+)?"
                       r"(\(?[A-E]\)?)(?![\w(])")
-_SENTENCE_END_RE = re.compile(r"\.\s+(?=[A-Z])|\s+I hope it is correct")
+_SENTENCE_END_RE = re.compile(r"\.\s+(?=[A-Z])|\s+I hope it is correct|,?\s+(?:because|since|as|which|due to)\s")
 _LEADING_ANSWER_RE = re.compile(r"(?i)^\s*(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*[:\uff1a]?\s*(?:\*\*)?")
 _CONNECTOR_RE = re.compile(r"^(?:\s|[,;&$]|\\[()\[\]]|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b"
                            r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*$")  # `\boxed{2} and $y = \boxed{3}`
 _JOINER_RE = re.compile(r",|;|\band\b|\bor\b")
 _MENTION_RE = re.compile(r"^\s*(?:[A-Za-z]{1,8}|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*[,.]?\s*$"
                          r"|^\s*\\(?:triangle|angle|overline|mathbf|vec)\s*\{?[A-Za-z ]*\}?\s*$")
-_VALUE_SPAN_RE = re.compile(r"^[^=<>]*$|^\s*[A-Za-z](?:_\{?\w+\}?)?\s*=[^=<>]*$")
+_VALUE_SPAN_RE = re.compile(r"^[^=<>]*$|^\s*[A-Za-z](?:_\{?\w+\}?)?\s*(?:=|<|>|\\[lg]eq?\b)[^=<>]*$")
+# A closing remark after the answer: "Note that ...", "(We can verify: ...)", ", attained at $x = 1$."
+_REMARK_RE = re.compile(r"(?:(?<=[.!?])\s+|\s*(?=\())\(?(?:Note|Notice|Check|Checking|Verify|Verification|We can "
+                        r"(?:check|verify)|As a check|Indeed)\b[^\n]*$|,\s*(?:attained|achieved|reached|which occurs|"
+                        r"occurring|with equality)\b[^\n]*$")
 _SENTENCE_BREAK_RE = re.compile(r"[.!?][\s$\\\])]*\s(?=[A-Z])|\n")
 _NEGATION_RE = re.compile(r"(?i)\s*(?:not|never)\b(?!\s+(?:possible|defined|exist))")
 _NON_ENGLISH_RE = re.compile(r"(?i)\b(?:antwort|respuesta|r[ée]ponse|resposta|risposta|jawaban|jibu|ответ|ist|est"
@@ -121,7 +127,8 @@ def _explicit(regions: list[str], region: str, every: bool = False):
     for i in range(len(regions) - 1, -1, -1):  # the last region with a box
         boxes = find_boxed_spans(regions[i])
         if boxes:
-            late = [v for v in _answer_phrases(regions[i], boxes[-1][1]) if _ANSWER_LIKE_RE.search(v[2])]
+            late = [v for v in _answer_phrases(regions[i], boxes[-1][1])
+                    if _ANSWER_LIKE_RE.search(_answer_value(v[2]))]
             if late:
                 return "answer_line", group(regions[i], late), _answer_value
             return "boxed", group(regions[i], boxes), _box_value
@@ -248,7 +255,17 @@ def _strip_answer(value: str) -> str:
 def fallback(text: str) -> tuple[str, str] | None:
     """("math_span" | "last_number", answer): the last group of math spans or the last bare number (see the module
     doc), or None. A bare number after the last span wins only from a later sentence ("$40$ daps are 70 yaps" is
-    40); a span that only names something (`$n$`, `$\\triangle ABC$`) gives way to an earlier one in its sentence."""
+    40); a span that only names something (`$n$`, `$\\triangle ABC$`) gives way to an earlier one in its sentence;
+    a closing remark ("Note that ... 11.", "(We can verify: ...)", ", attained at $x = 1$") is passed over."""
+    remark = _REMARK_RE.search(text, max(0, len(text) - 600))
+    if remark:
+        found = _fallback(text[: remark.start()])
+        if found is not None:
+            return found
+    return _fallback(text)
+
+
+def _fallback(text: str) -> tuple[str, str] | None:
     spans = [s for s in math_spans(text) if s[2].strip()]
     while len(spans) > 1 and _MENTION_RE.match(spans[-1][2]) and not _breaks(text, spans[-2][1], spans[-1][0]):
         spans.pop()

@@ -34,7 +34,8 @@ def is_var(a) -> bool:
 def is_label(a) -> bool:
     """A side that names the answer (see the module doc)."""
     if a.kind in ("scalar", "word"):
-        text = re.sub(r"_\{[^{}]*\}|_\w", "", a.text.strip())  # subscripts may hold digits: `x_1`, `V_{2}`
+        # subscripts may hold digits (`x_1`, `V_{2}`), and so may an inverse or a transpose (`A^{-1}`, `A^T`)
+        text = re.sub(r"_\{[^{}]*\}|_\w|\^\s*\{\s*(?:-1|T)\s*\}|\^\s*(?:-1|T)\b", "", a.text.strip())
         return bool(text) and bool(_LABEL_RE.match(text)) and not re.search(r"\\(?:infty|pi|emptyset)", text)
     if a.kind == "seq":
         return all(is_var(x) for x in a.items)

@@ -140,3 +140,83 @@ BLOCKS = [
         (C, "10", "A" * 10000, False),
     ]),
 ]
+
+# Second round: whole outputs in the styles of several model families, written after the fixes that the first round
+# prompted and scored once before any further change.
+BLOCKS2 = [
+    ("gsm8k", "style: closings of instruct and reasoning models on GSM8K", [
+        (C, "18", "Janet has 16 - 3 - 4 = 9 eggs to sell.\nShe earns 9 \\times 2 = 18 dollars.\n\nThus, the final answer "
+                  "is \\(\\boxed{18}\\).", True),
+        (C, "18", "Janet has 16 - 3 - 4 = 9 eggs to sell.\nShe earns 9 \\times 2 = 18 dollars.\n\nThus, the final answer "
+                  "is \\(\\boxed{9}\\).", False),
+        (C, "18", "## Step 1: Eggs left\n16 - 3 - 4 = 9.\n\n## Step 2: Money\n9 * 2 = 18.\n\nThe final answer is: "
+                  "$\\boxed{18}$", True),
+        (C, "18", "## Step 1: Eggs left\n16 - 3 - 4 = 9.\n\n## Step 2: Money\n9 * 2 = 18.\n\nThe final answer is: "
+                  "$\\boxed{16}$", False),
+        (C, "18", "<think>\n16 - 3 - 4 = 9, and 9 * 2 = 18. Let me double check: 9 * 2 is 18. Yes.\n</think>\n\nJanet "
+                  "sells 9 eggs at $2 each.\n\n**Final Answer**\n\\[\n\\boxed{18}\n\\]", True),
+        (C, "18", "<think>\n16 - 3 - 4 = 9, and 9 * 2 = 18.\n</think>\n\nJanet sells 9 eggs at $2 each.\n\n"
+                  "**Final Answer**\n\\[\n\\boxed{20}\n\\]", False),
+        (C, "18", "She sells 16 - 3 - 4 = 9 eggs, so she makes **$18** per day at the farmers' market.", True),
+        (C, "18", "She sells 16 - 3 - 4 = 9 eggs, so she makes **$19** per day at the farmers' market.", False),
+        (C, "18", "She sells 9 eggs. Therefore, Janet makes $18 every day at the farmers' market.", True),
+        (C, "18", "She sells 9 eggs. Therefore, Janet makes $9 every day at the farmers' market.", False),
+        (C, "18", "**Answer:** Janet makes $\\$18$ every day.", True),
+        (C, "18", "**Answer:** Janet makes $\\$81$ every day.", False),
+        (C, "18", "<think>16-3-4=9; 9*2=18</think> <answer> 18 </answer>", True),
+        (C, "18", "<think>16-3-4=9; 9*2=18</think> <answer> 9 </answer>", False),
+        (C, "18", "9 eggs are left, so she earns \\boxed{18 \\text{ dollars}}.", True),
+        (C, "18", "9 eggs are left, so she earns \\boxed{\\$18}.", True),
+        (C, "18", "9 eggs are left, so she earns \\boxed{\\$1.80}.", False),
+        (C, "18", "It's either 18 or 20, depending on the price.", False),
+        (C, "18", "The final answer is 18. I hope it is correct.", True),
+        (C, "18", "The final answer is 81. I hope it is correct.", False),
+    ]),
+    ("math_unboxed", "style: MATH closings without a box, with trailing remarks", [
+        (C, "\\frac{1+\\sqrt{5}}{2}, \\frac{1-\\sqrt{5}}{2}", "By the quadratic formula, the solutions are "
+         "$x = \\frac{1 \\pm \\sqrt{5}}{2}$.", True),
+        (C, "\\frac{1+\\sqrt{5}}{2}, \\frac{1-\\sqrt{5}}{2}", "By the quadratic formula, the solutions are "
+         "$x = \\frac{-1 \\pm \\sqrt{5}}{2}$.", False),
+        (C, "[-3, 2]", "The expression under the root must be nonnegative, so the domain is $[-3, 2]$.", True),
+        (C, "[-3, 2]", "The expression under the root must be nonnegative, so the domain is $(-3, 2)$.", False),
+        (C, "(2,-3)", "Solving the system, the ordered pair is $(a,b) = (2,-3)$.", True),
+        (C, "(2,-3)", "Solving the system, the ordered pair is $(a,b) = (-3,2)$.", False),
+        (C, "\\frac{3}{5}", "Since the triangle is 3-4-5, we get $\\cos \\theta = \\frac{3}{5}$.", True),
+        (C, "\\frac{3}{5}", "Since the triangle is 3-4-5, we get $\\cos \\theta = \\frac{4}{5}$.", False),
+        (C, "C", "Comparing the options, the answer is $\\boxed{\\text{(C)}}$.", True),
+        (C, "C", "Comparing the options, the answer is $\\boxed{\\text{(B)}}$.", False),
+        (C, "-\\frac{1}{2}, 3", "Factoring gives $(2k+1)(k-3)=0$, thus $k = -\\frac{1}{2}$ or $k = 3$.", True),
+        (C, "-\\frac{1}{2}, 3", "Factoring gives $(2k+1)(k-3)=0$, thus $k = \\frac{1}{2}$ or $k = 3$.", False),
+        (C, "2\\sqrt{2}", "By AM-GM, the minimum value is $2\\sqrt{2}$, attained at $x = 1$.", True),
+        (C, "2\\sqrt{2}", "By AM-GM, the minimum value is $\\sqrt{2}$, attained at $x = 1$.", False),
+        (C, "\\frac{25\\sqrt{3}}{4}", "The area of the equilateral triangle is $\\frac{25\\sqrt{3}}{4}$ square units.",
+         True),
+        (C, "\\frac{25\\sqrt{3}}{4}", "The area of the equilateral triangle is $\\frac{25\\sqrt{3}}{2}$ square units.",
+         False),
+        (C, "1204_5", "Converting, $179 = 1\\cdot 125 + 2\\cdot 25 + 0 \\cdot 5 + 4$, so in base 5 this is "
+                      "$\\boxed{1204_5}$.", True),
+        (C, "1204_5", "Converting, $179 = 1\\cdot 125 + 2\\cdot 25 + 0 \\cdot 5 + 4$, so in base 5 this is "
+                      "$\\boxed{1240_5}$.", False),
+        (C, "E", "Only the last one works, so the answer is $\\textbf{(E) } 12$.", True),
+        (C, "E", "Only the fourth one works, so the answer is $\\textbf{(D) } 12$.", False),
+        (C, "\\begin{pmatrix} 2 & -1 \\\\ -1 & 1 \\end{pmatrix}", "Thus, $\\mathbf{A}^{-1} = \\begin{pmatrix} 2 & -1 "
+         "\\\\ -1 & 1 \\end{pmatrix}$.", True),
+        (C, "\\begin{pmatrix} 2 & -1 \\\\ -1 & 1 \\end{pmatrix}", "Thus, $\\mathbf{A}^{-1} = \\begin{pmatrix} 2 & 1 "
+         "\\\\ 1 & 1 \\end{pmatrix}$.", False),
+        (C, "(-\\infty,-1)\\cup(2,\\infty)", "The quadratic is positive outside its roots, so the solution set is "
+         "$x < -1$ or $x > 2$.", True),
+        (C, "(-\\infty,-1)\\cup(2,\\infty)", "The quadratic is positive outside its roots, so the solution set is "
+         "$-1 < x < 2$.", False),
+        (C, "4", "The remainder is $4$. (We can verify: $2^{10} = 1024 = 5 \\cdot 204 + 4$.)", True),
+        (C, "4", "The remainder is $3$. (We can verify: $2^{10} = 1024 = 5 \\cdot 204 + 4$.)", False),
+        (C, "10", "So there are 10 ways in total. Note that we did not count the empty set, which would give 11.", True),
+        (C, "11", "So there are 10 ways in total. Note that we did not count the empty set, which would give 11.", False),
+    ]),
+    ("choice", "style: multiple-choice explanations", [
+        (C, "B", "Option A gives 10, which is too small. Option B gives 12, which matches. So the answer is B.", True),
+        (C, "A", "Option A gives 10, which is too small. Option B gives 12, which matches. So the answer is B.", False),
+        (C, "D", "The answer is D because the slope is negative.", True),
+        (C, "C", "The answer is D because the slope is negative.", False),
+        (C, "C", "Answer: C) 42", True), (C, "C", "Answer: D) 42", False),
+    ]),
+]
