@@ -1,19 +1,20 @@
 """Answer-verifier benchmark: r1zero (`python -m rewards score`) and HuggingFace math-verify on the same labelled
 items, in one run.
 
-    python benchmarks/bench_rewards.py [--workers 1] [--timeout 5] [--sets corpus,pairs] [--limit N]
+    python benchmarks/bench_rewards.py [--workers 1] [--timeout 5] [--sets corpus,heldout,pairs] [--limit N]
 
 Sets (see benchmarks/data/README.md):
   corpus  rewards_corpus.jsonl: `response` rows (a final answer) and `completion` rows (a whole output), from public
           verifier test suites, hand-written model-style outputs and rewrites of GSM8K / MATH-500 solutions;
+  heldout rewards_heldout.jsonl: rows of the same kinds, held out from the tuning (scored once per round);
   pairs   rewards_labelled.jsonl: (gold, pred) pairs, scored as `response` rows.
 r1zero: the rows go to `python -m rewards score IN -o OUT --workers W --rewards accuracy` in a subprocess (the CLI
 path, hard timeout per row); its verdict is the output row's `correct`. Its items/s is rows / the CLI's own scoring
 time (it prints `scored N rows ... in S s`: from the first row read to the last row written, pool start included,
 interpreter start excluded); the wall time with the interpreter start is reported too.
 math-verify 0.9.0: `verify(parse(gold), parse(text))` with its default settings, in this process (a main thread,
-where its signal-based timeouts work); a gold or a `response` without math delimiters is parsed wrapped in `$..$`
-first (so a bare `x = 3` counts as LaTeX), and as it is if that gives nothing. Its items/s is measured over the same
+where its signal-based timeouts work); a gold or a `response` without math delimiters is parsed wrapped in
+`\\boxed{..}` first (so a bare `x = 3` counts as LaTeX), and as it is if that gives nothing. Its items/s is measured over the same
 rows in this run.
 A third part sends adversarial inputs (power towers, deep nesting, 1 MB strings, many boxes) through the reward
 pool one per call and measures the wall-clock latency of each call.
@@ -48,8 +49,8 @@ ADVERSARIAL = [r"\boxed{10^{10^{10}}}", r"\boxed{9^{9^{9^{9}}}}", r"\boxed{2^{10
 
 def load_set(name: str, limit: int | None) -> list[dict]:
     """Rows {kind, answer, text, label, category} of a labelled set (ambiguous rows, label null, left out)."""
-    if name == "corpus":
-        rows = [json.loads(line) for line in (DATA / "rewards_corpus.jsonl").open(encoding="utf-8")]
+    if name in ("corpus", "heldout"):
+        rows = [json.loads(line) for line in (DATA / f"rewards_{name}.jsonl").open(encoding="utf-8")]
         rows = [{"kind": r["kind"], "answer": r["answer"], "text": r[r["kind"]], "label": r["label"],
                  "category": r["category"]} for r in rows if r["label"] is not None]
     else:
@@ -82,12 +83,13 @@ def run_cli(rows: list[dict], workers: int, timeout: float) -> tuple[list[bool],
 
 
 def _mv_parse(text: str, wrap: bool):
-    """math-verify's parse; a gold or a response with no math delimiters is read as LaTeX first (`$..$`), then as
-    it is (its plain-expression extraction alone reads `y = 2x + 1` as the number 1)."""
+    """math-verify's parse; a gold or a response with no math delimiters is read boxed first (`\\boxed{..}`, as the
+    earlier version of this benchmark called it: its plain-expression extraction alone reads `y = 2x + 1` as the
+    number 1), and as it is if that gives nothing."""
     from math_verify import parse
 
     if wrap and not any(d in text for d in ("$", "\\(", "\\[", "\\boxed")):
-        parsed = parse("$" + text + "$")
+        parsed = parse("\\boxed{" + text + "}")
         if parsed:
             return parsed
     return parse(text)
@@ -165,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=1, help="--workers of `python -m rewards score`")
     ap.add_argument("--timeout", type=float, default=5.0)
-    ap.add_argument("--sets", default="corpus,pairs")
+    ap.add_argument("--sets", default="corpus,heldout,pairs")
     ap.add_argument("--limit", type=int, default=None, help="first N rows of each set (for a quick look)")
     ap.add_argument("--no-adversarial", action="store_true")
     args = ap.parse_args()
@@ -187,7 +189,7 @@ def main() -> None:
 def _print_table(report: dict) -> None:
     print(f"workers={report['workers']} timeout={report['timeout_s']} s cpus={report['cpu_count']} "
           f"load={report['loadavg_1m']}")
-    for name in ("corpus", "pairs"):
+    for name in ("corpus", "heldout", "pairs"):
         if name not in report:
             continue
         r = report[name]

@@ -40,8 +40,8 @@ MAX_KEY_CHARS = 1000
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*(\{)?")
 _BOX_BARE_RE = re.compile(r"[^\s${}]+")
 _HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
-_PREFIXES = (r"final[ \t]+answer|answer|antwort|respuesta|r[ée]ponse|resposta|risposta|jawaban|jibu|ответ"
-             r"|答案|答|回答|解答|정답|답|उत्तर|উত্তর|الإجابة|الجواب")
+_PREFIXES = (r"final[ \t]+answer|answer|antwort|antwoord|respuesta|r[ée]ponse|resposta|risposta|jawaban|jibu|ответ"
+             r"|odpowied[źz]|cevap|答案|答え|答|回答|解答|정답|답|उत्तर|উত্তর|คำตอบ|సమాధానం|الإجابة|الجواب")
 # `Answer:` at the start of a line or of a sentence ("... fails. Answer: E"), not "we may check our answer: ..."
 _LINE_RE = re.compile(r"(?im)(?:^|(?<=[.;!?)*])|(?<=[.;!?)*][ \t]))[ \t>*#_]*(?:" + _PREFIXES
                       + r")[ \t*]*[:\uff1a][ \t*]*([^\n]*)")

@@ -1,10 +1,12 @@
 """Is a predicted final answer mathematically equal to the gold one?
 
 `math_equal(pred, gold)` is pure and bounded, and it never evaluates text as code. The path of one comparison:
-1. caps: either side longer than MAX_CHARS characters is not equal (no work is done on it);
-2. `rewards.normalize.clean` on both; equal text is equal;
+1. caps: two plain integers compare as digits at any length; otherwise either side longer than MAX_CHARS
+   characters is not equal (no work is done on it);
+2. `rewards.normalize.clean` on both; equal text is equal (digits either side of a space stay apart);
 3. `rewards.structure`: split both into shapes (tuple/interval, set, list, matrix, union, relation, word, choice
-   letter, scalar) and compare them with the order rules of each shape;
+   letter with or without its option text, scalar) and compare them with the order rules of each shape; equations,
+   chains and inequalities follow `rewards.relations`;
 4. scalars (`rewards.scalar`): exact rationals first (integers, decimals, `1,000`, fractions, mixed numbers,
    scientific notation, percents), then 50-digit evaluation at sample points for irrational or symbolic
    expressions (`\\pi`, `\\sqrt{}`, polynomials), then, only for LaTeX outside the own parser's grammar, sympy on

@@ -24,6 +24,10 @@ _UNICODE = {
 # Characters that print as nothing: controls, lone surrogates, zero-width and direction marks, BOM.
 _INVISIBLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
 _FULLWIDTH = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}  # `５` -> `5`
+# Digits of other scripts (Arabic-Indic, Devanagari, Bengali, Thai, ...) as ASCII digits: `১৮` -> `18`
+_FULLWIDTH.update({zero + k: str(k) for zero in (0x660, 0x6F0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66,
+                                                  0xCE6, 0xD66, 0xE50, 0xED0, 0x1040) for k in range(10)})
+_EURO_NUMBER_RE = re.compile(r"^(-?\d{1,3}(?:\.\d{3})+)(,\d+)?$")  # `1.000.000`, `1.234,56`
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
 
 # Commands replaced by other text (order matters: longer names first where they share a prefix).
@@ -57,6 +61,7 @@ _REPLACE = [
     (re.compile(r"\\rangle(?![a-zA-Z])"), ")"),
     (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])"), r"\\emptyset "),
     (re.compile(r"\\(?:mathbb|mathcal)\s*\{R\}|\\R(?![a-zA-Z])"), r"(-\\infty,\\infty)"),
+    (re.compile(r"(?<![a-zA-Z\\])(?:infinity|inf)(?![a-zA-Z])"), r"\\infty "),  # `(-inf, 3)`, `[2, infinity)`
     (re.compile(r"\\(?:vee|lor)(?![a-zA-Z])"), " or "),
     (re.compile(r"\\(?:wedge|land)(?![a-zA-Z])"), " and "),
 ]
@@ -112,6 +117,9 @@ def clean(s: str) -> str:
     s = _strip_trailing_punct(_strip_outer_braces(s))
     if _DECIMAL_COMMA_RE.match(s):  # `2,74`, `0,5`: a decimal comma (a thousands group has three digits)
         s = s.replace(",", ".")
+    euro = _EURO_NUMBER_RE.match(s)
+    if euro and (euro.group(2) or euro.group(1).count(".") > 1):  # `1.234,56`; `1.000.000` (one group stays 1.000)
+        s = euro.group(1).replace(".", "") + (euro.group(2) or "").replace(",", ".")
     return _MIXED_RE.sub(r"\1(\2+\\frac{\3}{\4})", s)  # `1 3/4`
 
 

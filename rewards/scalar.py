@@ -22,9 +22,21 @@ def _nospace(s: str) -> str:
 def scalar_equal(pred: str, gold: str) -> bool:
     if _nospace(pred) == _nospace(gold):
         return True
+    pred, gold = _engineering_j(pred, gold), _engineering_j(gold, pred)
     if "%" in pred or "%" in gold:
         return _scalar(pred.replace("%", ""), gold.replace("%", "")) or _scalar(pred, gold)
     return _scalar(pred, gold)
+
+
+def _engineering_j(text: str, other: str) -> str:
+    """`3+4j` -> `3+4i` when the other side writes the imaginary unit as i and this one has no i."""
+    if _J_RE.search(text) and not _I_RE.search(text) and _I_RE.search(other) and not _J_RE.search(other):
+        return _J_RE.sub("i", text)
+    return text
+
+
+_J_RE = re.compile(r"(?<![a-zA-Z\\])j(?![a-zA-Z])")
+_I_RE = re.compile(r"(?<![a-zA-Z\\])i(?![a-zA-Z])")
 
 
 def _scalar(pred: str, gold: str) -> bool:

@@ -35,7 +35,7 @@ UNIT_WORDS = frozenset({
     "euros", "yuan", "degree", "degrees", "percent", "percentage", "pct", "unit", "units", "square", "squared",
     "cubic", "per", "mph", "sq", "ways", "people", "students", "apples", "eggs", "points", "times", "mod",
     "thousand", "million", "millions", "billion", "billions", "trillion",
-    "sqrt", "sin", "cos", "tan", "log", "exp", "frac", "pi", "infty",  # plain-text math: `-1 + sqrt(3)`
+    "sqrt", "sin", "cos", "tan", "log", "exp", "frac", "pi", "infty", "infinity", "inf",  # plain-text math
 })
 _CODE_RE = re.compile(r"__\w+__|\blambda\b[\w\s,]*:|\b(?:open|getattr|setattr|globals|exec|eval|compile)\s*\(")
 _ASY_RE = re.compile(r"\[asy\].*?\[/asy\]", re.S)

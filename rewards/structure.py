@@ -4,14 +4,17 @@
 two shapes with these order rules:
 - tuples, ordered pairs and intervals (`seq`): same brackets, same length, equal item by item, in order;
   `(1,2)` is both an open interval and a pair, so it equals only `(1,2)`, never `[1,2]` or `(2,1)`;
-- sets `\\{...\\}` and bare comma lists `1, -2` (MATH's "enter all solutions"): equal as multisets, any order;
+- sets `\\{...\\}` (or `{1, 2}`) and bare comma lists `1, -2` (MATH's "enter all solutions"): equal as sets, any
+  order, repeats ignored;
   `a \\pm b` is the list `a + b, a - b`;
 - unions of intervals: the same intervals in any order; an inequality in one variable equals its interval
   (`x > 5` = `(5, \\infty)`), `x \\in S` is S;
 - matrices: same shape, equal entries; a one-column matrix equals a tuple of its entries (a vector);
-- relations: `x = 3` equals `3`; two equations are equal when their sides agree (`y = 2x + 3` vs `y = 3 + 2x`) or
-  their differences are proportional (`5x - 7y = -4` vs `-5x + 7y - 4 = 0`);
-- words compare case-insensitively; choice letters `(C)`, `\\text{(C)}`, `C` compare as letters.
+- relations (equations, chains, inequalities): see `rewards.relations`; `x = 3` equals `3`, `x > 5` equals
+  `(5, \\infty)`, and a list of inequalities (`x < 1 or x > 3`) equals the union of their intervals;
+- words compare case-insensitively; choice letters `(C)`, `\\text{(C)}`, `C` compare as letters, and an option
+  written with its text (`(B) 12`, `C. x = 42`) equals its letter or its text;
+- labelled values in order (`a = 2, b = 3`) equal the tuple of the values (`(2, 3)`).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
 NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
 
 
 @dataclass(frozen=True)
@@ -201,8 +205,28 @@ def _parse_plain(s: str, depth: int) -> Ans | None:
         return Ans("choice", (m.group(1) or m.group(2)).upper())
     if _WORD_RE.match(s) and any(w.lower() not in MATH_WORDS for w in re.findall(r"[a-zA-Z]{2,}", s)):
         word = " ".join(s.lower().split())
-        return Ans("scalar", str(NUMBER_WORDS[word])) if word in NUMBER_WORDS else Ans("word", word)
+        number = number_from_words(word)
+        return Ans("scalar", str(number)) if number is not None else Ans("word", word)
     return None
+
+
+def number_from_words(text: str) -> int | None:
+    """`twenty-five` -> 25, `five hundred` -> 500, `three thousand two hundred` -> 3200; None if not a number."""
+    parts = text.replace("-", " ").replace(" and ", " ").split()
+    if not parts or len(parts) > 12:
+        return None
+    total = current = 0
+    for w in parts:
+        if w in NUMBER_WORDS:
+            current += NUMBER_WORDS[w]
+        elif w == "hundred" and current:
+            current *= 100
+        elif w in _SCALES and (current or total == 0):
+            total += (current or 1) * _SCALES[w]
+            current = 0
+        else:
+            return None
+    return total + current
 
 
 # --------------------------------------------------------------------------------------------- comparing
@@ -244,8 +268,8 @@ def _choice_equal(p: Ans, g: Ans) -> bool:
 def _letter(a: Ans) -> str | None:
     if a.kind == "choice":
         return a.text
-    if a.kind in ("scalar", "word") and re.fullmatch(r"[A-E]", a.text):
-        return a.text
+    if a.kind in ("scalar", "word") and re.fullmatch(r"[A-Ea-e]", a.text):
+        return a.text.upper()  # "Answer: a" for the option (A), as graders compare letters case-insensitively
     return None
 
 

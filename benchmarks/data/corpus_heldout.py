@@ -220,3 +220,45 @@ BLOCKS2 = [
         (C, "C", "Answer: C) 42", True), (C, "C", "Answer: D) 42", False),
     ]),
 ]
+
+# Third round: the normalisations of public harness graders (Qwen2.5-Math strip_string and convert_word_number,
+# prm800k math_normalize/grader, lm-eval minerva normalize_final_answer) applied to final answers, plus outputs of
+# small base models; written before the verifier handled any of them and scored once before any further change.
+BLOCKS3 = [
+    ("text", "style: number words (Qwen2.5-Math convert_word_number with word2number)", [
+        (R, "25", "twenty-five", True), (R, "25", "twenty-six", False), (R, "500", "five hundred", True),
+        (R, "500", "fifty", False), (R, "3000", "three thousand", True), (R, "3000", "thirty", False),
+        (R, "12", "twelve", True), (R, "12", "twenty", False),
+    ]),
+    ("set_tuple_interval", "style: infinity written as a word (Qwen2.5-Math strip_string 'infinity', 'inf')", [
+        (R, "(-\\infty, 3)", "(-infinity, 3)", True), (R, "(-\\infty, 3)", "(-infinity, 3]", False),
+        (R, "[2, \\infty)", "[2, inf)", True), (R, "[2, \\infty)", "(2, inf)", False),
+    ]),
+    ("expression", "style: complex numbers with j (Qwen2.5-Math strip_string j -> i)", [
+        (R, "3 + 4i", "3+4j", True), (R, "3 + 4i", "3-4j", False), (R, "2i", "2j", True), (R, "2i", "-2j", False),
+    ]),
+    ("units", "style: unit words of lm-eval minerva REMOVED_EXPRESSIONS and prm800k's unit list", [
+        (R, "15", "15 students", True), (R, "15", "16 students", False), (R, "7", "7 edges", True),
+        (R, "7", "70 edges", False), (R, "4", "4 hours", True), (R, "4", "40 minutes", False),
+        (R, "120", "120 \\text{ ways}", True), (R, "120", "210 \\text{ ways}", False),
+        (R, "8", "8\\text{ ft}", True), (R, "8", "8\\text{ ft}^2 \\cdot 2", False),
+    ]),
+    ("fraction_mixed", "style: prm800k and Qwen fraction forms (`\\frac12`, a/b, `.5`)", [
+        (R, "\\frac{1}{2}", ".5", True), (R, "\\frac{1}{2}", ".25", False), (R, "\\frac{3}{8}", "3 / 8", True),
+        (R, "\\frac{3}{8}", "8 / 3", False), (R, "\\frac{10}{3}", "3\\frac13", True), (R, "\\frac{10}{3}", "3\\frac23", False),
+    ]),
+    ("gsm8k", "style: small base models on GSM8K (few-shot continuations, repeated answers, trailing text)", [
+        (C, "42", "He has 6 * 7 = 42 marbles.\nThe answer is 42.\n\nQ: Sam has 5 apples", True),
+        (C, "5", "He has 6 * 7 = 42 marbles.\nThe answer is 42.\n\nQ: Sam has 5 apples", False),
+        (C, "42", "6 * 7 = 42\n42\n42\n42", True), (C, "7", "6 * 7 = 42\n42\n42\n42", False),
+        (C, "30", "The total is 10 + 20 = 30 dollars. So he spent 30 dollars in all. #### 30", True),
+        (C, "30", "The total is 10 + 20 = 30 dollars. So he spent 30 dollars in all. #### 20", False),
+        (C, "8", "Step 1: 2 + 2 = 4\nStep 2: 4 * 2 = 8\nAnswer: 8 apples", True),
+        (C, "8", "Step 1: 2 + 2 = 4\nStep 2: 4 * 2 = 8\nAnswer: 4 apples", False),
+    ]),
+    ("choice", "style: choice letters in words and with punctuation", [
+        (C, "B", "I believe option (B) is correct. Final answer: (B)", True),
+        (C, "B", "I believe option (B) is correct. Final answer: (C)", False),
+        (C, "A", "Answer: a", True), (C, "A", "Answer: c", False),
+    ]),
+]

@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE))
 from corpus_hand import BLOCKS  # noqa: E402
 from corpus_heldout import BLOCKS as HELDOUT_BLOCKS  # noqa: E402
 from corpus_heldout import BLOCKS2 as HELDOUT_BLOCKS2  # noqa: E402
+from corpus_heldout import BLOCKS3 as HELDOUT_BLOCKS3  # noqa: E402
 from make_rewards_labelled import _data  # noqa: E402  (the project's data files, as that builder reads them)
 
 SEED = 20251201
@@ -194,7 +195,8 @@ def main() -> None:
     rows += perturbed_rows(rows)
     write(rows, OUT, "case")
     write(public_rows("corpus_heldout_public.jsonl") + hand_rows(HELDOUT_BLOCKS, "held-out hand")
-          + hand_rows(HELDOUT_BLOCKS2, "held-out hand, round 2"), HELDOUT, "held")
+          + hand_rows(HELDOUT_BLOCKS2, "held-out hand, round 2") + hand_rows(HELDOUT_BLOCKS3, "held-out hand, round 3"),
+          HELDOUT, "held")
 
 
 if __name__ == "__main__":
