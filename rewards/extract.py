@@ -5,24 +5,30 @@ Where to look (the region), after `spans.own_turn` has dropped any echoed prompt
   2. else, when there is a `</think>` (or `<|end_of_thought|>`), the text after the last one;
   3. else the whole text.
 What counts, in precedence order; the first level with any statement in the region wins and hides the lower ones:
-  1. `\\boxed{...}` / `\\fbox{...}` (outermost, brace-matched; unclosed boxes are ignored; an empty box is a statement
-     with no answer), unless an answer phrase (level 3) comes after the last box ("... \\boxed{255} ... Final
-     Answer: The final answer is $10,455$");
+  1. `\\boxed{...}` / `\\fbox{...}` (outermost, brace-matched; unclosed boxes are ignored; an empty box is a
+     statement with no answer), unless an answer phrase (level 3) comes after the last box ("... \\boxed{255} ...
+     Final Answer: The final answer is $10,455$");
   2. GSM8K `#### N` lines;
-  3. answer phrases: a line starting with `Answer:` / `Final answer:` (and the same word in other languages:
-     `Antwort:`, `Respuesta:`, `答案：` ...), "the (final) answer is X", "the correct option/choice is C";
+  3. answer phrases: `Answer:` / `Final answer:` at the start of a line or sentence (and the same word in other
+     languages: `Antwort:`, `Respuesta:`, `答案：` ...), "the (final) answer is X", "the correct option/choice is C",
+     "I'll go with (B)"; the value stops at the end of the sentence or at "because ...", and a value in prose
+     ("Jane started 3 hours ago") is read by level 6; "the answer is not 5" states nothing;
   4. inside an `<answer>` block with none of the above: the block's whole text;
   5. a response (`whole=True`) with no prose words (`spans.words`), or with nothing for level 6 to find: the whole
-     text, less a leading "Answer";
-  6. with `fallback` and nothing above: the last math span (`$..$`, `\\(..\\)`, `\\[..\\]`) or the last bare number,
-     whichever ends later; math spans joined only by "and", "or" or commas in the last group are one list
-     ("$x = -1$ and $x = 4$"). So "The point is $(3,-2)$." gives `(3,-2)`, and "there are 12 of them." gives 12.
-Several statements at the winning level with different values are a conflict: `answer` is None and `candidates`
-lists them; `accuracy` accepts them only as the parts of a gold answer with several parts (`\\boxed{2}` and
-`\\boxed{-3}` for the gold `2, -3`), so listing candidates (`\\boxed{3}` or `\\boxed{5}`) is never rewarded. Repeating
-the same answer in any spelling is fine. Text in a non-English answer (a `Respuesta:`-like prefix or a euro sign)
-reads `2,5` as 2.5. All scans are linear in the text length; more than MAX_CANDIDATES distinct statements count as
-a conflict.
+     text, less a leading "Answer"; a completion with nothing for level 6 and no prose words ("B)") likewise;
+  6. with `fallback` and nothing above: the last math span (`$..$`, `\\(..\\)`, `\\[..\\]`, `align`) or the last
+     bare number (`fallback` has the details: closing remarks are passed over, a later bare number wins only from
+     a later sentence, value spans joined by "and"/"or"/commas are one list). So "The point is $(3,-2)$." gives
+     `(3,-2)`, "there are 12 of them." gives 12, and "$x = -1$ and $x = 4$" gives `x = -1, x = 4`.
+Program text (`__import__(...)`, `lambda:`, `open(...)`) gives no answer from levels 5 and 6.
+Statements at a level are grouped: statements with only connectors between them ("and", "or", commas, `\\quad`,
+math delimiters, a label `y =`) form one group, and the last group is the answer: an earlier statement followed by
+more text is superseded ("\\boxed{12}. Checking again, it is \\boxed{13}" gives 13). A group whose statements differ is
+a conflict: `answer` is None and `candidates` lists them; `accuracy` accepts them only as the parts of a gold answer
+with several parts (`\\boxed{2}` and `\\boxed{-3}` for the gold `2, -3`), so listing candidates (`\\boxed{3}` or
+`\\boxed{5}`) is never rewarded. Repeating the same answer in any spelling is fine. Text in a non-English answer (a
+`Respuesta:`-like prefix or a euro sign) reads `2,5` as 2.5. All scans are linear in the text length; more than
+MAX_CANDIDATES distinct statements count as a conflict.
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ from rewards.spans import after_think, last_number, looks_like_code, math_spans,
 
 MAX_CANDIDATES = 16
 MAX_KEY_CHARS = 1000
+PHRASE_WINDOW = 20_000
+MAX_BOXES = 1_000
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*(\{)?")
 _BOX_BARE_RE = re.compile(r"[^\s${}]+")
 _HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
@@ -49,6 +57,7 @@ _SENTENCE = r"([^\n]*?)(?=\.(?:\s|$)|\n|$)"  # lazy, up to the end of the senten
 _PHRASE_RE = re.compile(r"(?i)\b(?:(?:the[ \t]+)?(?:final[ \t]+)?(?:answer|correct[ \t]+(?:answer|option|choice)"
                         r"|best[ \t]+(?:answer|option|choice)|choice)[ \t]+(?:is|would[ \t]+be))[ \t*]*[:\uff1a]?[ \t]*"
                         + _SENTENCE)
+_KEYWORD_RE = re.compile(r"(?i)answer|choice|option|go with|pick|choose|select|" + _PREFIXES.split("|answer|", 1)[1])
 _PICK_RE = re.compile(r"(?i)\b(?:go[ \t]+with|pick|choose|select)[ \t]+(?:(?:option|choice|answer)[ \t]+)?"
                       r"(\(?[A-E]\)?)(?![\w(])")
 _SENTENCE_END_RE = re.compile(r"\.\s+(?=[A-Z])|\s+I hope it is correct|,?\s+(?:because|since|as|which|due to)\s")
@@ -75,7 +84,7 @@ _DECIMAL_COMMA_RE = re.compile(r"(?<![\d,.])(\d+),(\d+)(?![\d,.])")
 class Extraction:
     answer: str | None  # the final answer; None when there is none or the statements conflict
     candidates: tuple[str, ...]  # distinct statements at the winning level, in text order
-    source: str | None  # boxed | hash | answer_line | answer_phrase | answer_block | whole | math_span | last_number
+    source: str | None  # boxed | hash | answer_line | answer_block | whole | math_span | last_number
     region: str  # answer_tag | after_think | text
     conflict: bool = False
 
@@ -170,15 +179,19 @@ def answer_blocks(text: str, start: int = 0, limit: int = 64) -> list[str]:
 
 @lru_cache(maxsize=8)
 def find_boxed_spans(text: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, content) of the outermost complete `\\boxed{...}`/`\\fbox{...}` (and `\\boxed 5`), in order.
+    """(start, end, content) of the outermost complete `\\boxed{...}`/`\\fbox{...}` (and `\\boxed 5`), in order; of the
+    last MAX_BOXES boxes when there are more.
 
     Cached: the rewards of one completion (accuracy, boxed_format, countdown) scan it once.
     """
     if "\\boxed" not in text and "\\fbox" not in text:
         return ()
-    pairs = match_braces(text)
+    start = 0
+    if text.count("\\boxed") + text.count("\\fbox") > MAX_BOXES:  # box spam: only the last MAX_BOXES can count
+        start = [m.start() for m in _BOX_RE.finditer(text)][-MAX_BOXES]
+    pairs = {k + start: v + start for k, v in match_braces(text[start:]).items()} if start else match_braces(text)
     out, covered = [], -1
-    for m in _BOX_RE.finditer(text):
+    for m in _BOX_RE.finditer(text, start):
         if m.start() < covered:
             continue  # inside a box already taken
         if m.group(1) is None:
@@ -200,10 +213,16 @@ def find_boxed(text: str) -> tuple[str, ...]:
 
 
 def _hashes(region: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group(1)) for m in _HASH_RE.finditer(region)] if "####" in region else []
+    start = max(0, len(region) - PHRASE_WINDOW)
+    return [(m.start(), m.end(), m.group(1)) for m in _HASH_RE.finditer(region, start)] if "####" in region else []
 
 
 def _answer_phrases(region: str, start: int = 0) -> list[tuple[int, int, str]]:
+    """Answer statements (start, end, value) from `start`, looked for in the last PHRASE_WINDOW characters only (a
+    final answer closes the text; this keeps a 1 MB output cheap), and only when a key word occurs there at all."""
+    start = max(start, len(region) - PHRASE_WINDOW)
+    if not _KEYWORD_RE.search(region, start):
+        return []
     found = [(m.start(), m.end(), m.group(1)) for m in _LINE_RE.finditer(region, start)]
     found += [(m.start(), m.end(), m.group(1)) for m in _PHRASE_RE.finditer(region, start)]
     found += [(m.start(), m.end(), m.group(1)) for m in _PICK_RE.finditer(region, start)]

@@ -73,7 +73,8 @@ _THOUSANDS_RE = re.compile(r"(?<![\d.,])([1-9]\d{0,2}(?:,\d{3})+)(?![\d,])")
 _REPEATING_RE = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,12})\}")
 _TEXT_UNIT_RE = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?[23]\}?)?\s*$")
 # Trailing unit words: "5 cm", "864 inches^2", "18 dollars", "\frac{270}{7} degrees".
-_SHORT_UNIT_RE = re.compile(r"(?<=\d)\s*(?:(?:m|cm|mm|km|ft|in)\s*\^\s*\{?[23]\}?|(?:k?m|mi|ft|cm)\s*/\s*(?:h|hr|s|min))$")
+_SHORT_UNIT_RE = re.compile(r"(?<=\d)\s*(?:(?:m|cm|mm|km|ft|in)\s*\^\s*\{?[23]\}?"  # `1,000.99m^2`
+                            r"|(?:k?m|mi|ft|cm)\s*/\s*(?:h|hr|s|min))$")  # `7 km/h`
 _UNIT_TAIL_RE = re.compile(r"(?<![\\a-zA-Z])((?:\s*[a-zA-Z]{2,}\.?(?:\s*\^\s*\{?[23]\}?)?)+)\s*$")
 # Units that may follow a number with no space (`5cm`); other letters right after a number are a product (`2ab`).
 ATTACHED_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "mi", "lb", "lbs", "oz", "hr", "hrs",
