@@ -38,7 +38,8 @@ _REPLACE = [
     (re.compile(r">="), r" \\ge "), (re.compile(r"<="), r" \\le "),
     (re.compile(r"(?<![\d)}!])!="), r" \\ne "),  # `x != 3`, but `5!=120` is a factorial
     (re.compile(r"(?<=[)\]}\d])\s*or\s*(?=[(\[{\d-])"), " or "),  # `(11,7)or(7,11)`
-    (re.compile(r"\*\*"), ""),  # markdown bold
+    (re.compile(r"(?<=[\w)}])\*\*(?=[\w({\-])"), "^"),  # `2**(1/4)`: Python's power between two operands
+    (re.compile(r"\*\*"), ""),  # markdown bold: `**5**`
     (re.compile(r"R\$"), ""),  # Brazilian real
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),

@@ -79,6 +79,27 @@ def test_accuracy_reward(completion, gold, want):
     assert result.score == want, result.info
 
 
+@pytest.mark.parametrize("completion,gold,want", [
+    ("The answer is 42.", "$42$", 1.0), ("The answer is 42.", r"\boxed{42}", 1.0),
+    ("The answer is 42.", "6 * 7 = <<6*7=42>>42 marbles.\n#### 42", 1.0), ("The answer is 24.", "#### 42", 0.0),
+    (r"The roots are $\boxed{2}$ and $\boxed{-3}$.", "2, -3", 1.0), (r"\boxed{2} or \boxed{-3}", "2", 0.0),
+    ("The correct option is C.", r"\text{(C)}", 1.0), ("__import__('os').system('x') or 0", "0", 0.0),
+    ("So there are 10 ways. Note that with the empty set it would give 11.", "11", 0.0),
+])
+def test_accuracy_reads_the_gold_like_a_response(completion, gold, want):
+    result = REWARDS["accuracy"](completion, {"answer": gold})
+    assert result.score == want, result.info
+
+
+@pytest.mark.parametrize("response,gold,want", [
+    ("$x = 3$", "3", 1.0), ("Answer: 5", "5", 1.0), (r"\boxed{7}", "7", 1.0), ("7 cm", "7", 1.0),
+    ("Soucis : 2,74 $ a..", "2.74", 1.0), ("not 5", "5", 0.0), ("x = 2 or x = 3", "2", 0.0),
+])
+def test_answer_equal_reads_a_written_final_answer(response, gold, want):
+    result = REWARDS["answer_equal"](response, {"answer": gold})
+    assert result.score == want, result.info
+
+
 def test_accuracy_strict_needs_explicit_answer():
     assert REWARDS["accuracy_strict"]("57", {"answer": "57"}).score == 0.0
     assert REWARDS["accuracy_strict"]("Answer: 57", {"answer": "57"}).score == 1.0
