@@ -14,8 +14,8 @@ time (it prints `scored N rows ... in S s`: from the first row read to the last 
 interpreter start excluded); the wall time with the interpreter start is reported too.
 math-verify 0.9.0: `verify(parse(gold), parse(text))` with its default settings, in this process (a main thread,
 where its signal-based timeouts work); a gold or a `response` without math delimiters is parsed wrapped in
-`\\boxed{..}` first (so a bare `x = 3` counts as LaTeX), and as it is if that gives nothing. Its items/s is measured over the same
-rows in this run.
+`\\boxed{..}` first (so a bare `x = 3` counts as LaTeX), and as it is if that gives nothing. Its items/s is measured
+over the same rows in this run.
 A third part sends adversarial inputs (power towers, deep nesting, 1 MB strings, many boxes) through the reward
 pool one per call and measures the wall-clock latency of each call.
 The last stdout line is one JSON object.
@@ -41,6 +41,7 @@ from rewards import RewardPool, RewardResult  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # it logs every timeout with the whole input
 MB = 1_000_000
+_MATH_DELIMITER_RE = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\boxed")  # an escaped `\$` is a dollar sign
 ADVERSARIAL = [r"\boxed{10^{10^{10}}}", r"\boxed{9^{9^{9^{9}}}}", r"\boxed{2^{100000000}}", r"\boxed{(10^{10})!}",
                r"\boxed{" + "(" * 1000 + "1" + ")" * 1000 + "}", r"\boxed{" + "\\sqrt{" * 1000 + "2" + "}" * 1000 + "}",
                r"\boxed{" + "1" * MB + "}", "\\boxed{1}" * 100000, "\\boxed{" * 1000, r"\boxed{x^{99999999}}",
@@ -88,7 +89,7 @@ def _mv_parse(text: str, wrap: bool):
     number 1), and as it is if that gives nothing."""
     from math_verify import parse
 
-    if wrap and not any(d in text for d in ("$", "\\(", "\\[", "\\boxed")):
+    if wrap and not _MATH_DELIMITER_RE.search(text):
         parsed = parse("\\boxed{" + text + "}")
         if parsed:
             return parsed
