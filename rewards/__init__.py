@@ -19,9 +19,9 @@ from rewards.pool import PoolScores, RewardPool
 from rewards.types import RewardFn, RewardResult
 
 REWARDS: dict[str, RewardFn] = {
-    "accuracy": accuracy,  # final answer (boxed/<answer>/####/Answer:, else the last number) == sample["answer"]
-    "accuracy_strict": accuracy_strict,  # the same, but only explicit answers count (no last-number fallback)
-    "answer_equal": answer_equal,  # the completion is the final answer itself (already extracted)
+    "accuracy": accuracy,  # final answer (boxed/####/Answer:/<answer>, else the last math span or number) == gold
+    "accuracy_strict": accuracy_strict,  # the same, but only explicit answers count (no math-span/number fallback)
+    "answer_equal": answer_equal,  # the completion is a final answer as written ("x = 3", "Answer: 5", "7 cm")
     "format": format_reward,  # strict R1 format: <think>...</think> <answer>...</answer>, nothing else
     "format_soft": format_soft_reward,  # </think> followed by a non-empty <answer>...</answer>, text around allowed
     "boxed_format": boxed_format_reward,  # one (possibly repeated) non-empty \boxed{} answer

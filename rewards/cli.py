@@ -1,26 +1,34 @@
 """`python -m rewards score IN.jsonl -o OUT.jsonl [--workers N] [--timeout S] [--rewards accuracy,format]`
 and `python -m rewards list`.
 
-Each input row has `answer` (the gold answer) and either `completion` (a full model output: the answer is extracted,
-compared, and the format checked) or `response` (an already extracted final answer: compared only). A row with
-both is scored from `completion`. Each output row is the input row plus
+Each input row has `answer` (the gold answer; it is read like a response, so `$42$`, `\\boxed{42}` or a solution
+ending in `#### 42` all mean 42) and either `completion` (a full model output: the answer is extracted, compared,
+and the format checked) or `response` (a final answer as a person or a tool wrote it, `x = 3`, `Answer: 5`,
+`\\boxed{7}`, `7 cm`: compared only). A row with both is scored from `completion`. Each output row is the input
+row plus
   correct    bool: the first correctness reward in --rewards (accuracy, accuracy_strict, answer_equal, countdown)
              scored 1 (null if none was asked for); for `response` rows, response == answer;
   format_ok  bool: the first format reward in --rewards (format, format_soft, boxed_format); null if none, and for
              `response` rows;
   reward     float: the weighted sum of the rewards (`response` rows: 1.0 or 0.0);
   error      string or null: why the row could not be scored (bad JSON, missing field, timeout, internal error).
-With --details, `details` holds each reward's info dict. Bad rows are reported on stderr with their line number and
-written with `error` set; they never stop the other rows. Output order is input order.
+With --details, `details` holds each reward's info dict. Every non-blank input line gives one output row, in input
+order, whatever it holds: a line that is not UTF-8, not JSON, nested too deeply, not an object or missing a field is
+reported on stderr with its line number and written as `{"line": N, ..., "error": ...}`; it never stops the other
+rows. JSON numbers Python cannot hold (more than 4000 digits, floats beyond 1e308) and NaN/Infinity are read as their
+text, so a 5,000-digit gold answer is still scored. The stderr summary ends with the scoring time.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from typing import IO, Iterator
 
 from rewards.pool import RewardPool
+from rewards.types import short
 
 CORRECTNESS = ("accuracy", "accuracy_strict", "answer_equal", "countdown")
 FORMATS = ("format", "format_soft", "boxed_format")
@@ -51,12 +59,35 @@ def _list() -> int:
     return 0
 
 
-def check_row(line: str, number: int, needs_answer: bool) -> tuple[str, dict | None, str | None]:
-    """(kind, row, error) for one input line: kind is completion | response | bad."""
+def _number(text: str):
+    """JSON numbers as Python's json reads them, except those it cannot hold: a literal of more than 4000 digits
+    (Python refuses to convert it) or one that overflows a float stays as its text, so the row is still scored."""
+    if len(text) > 4000:
+        return text
+    value = float(text) if any(c in text for c in ".eE") else int(text)
+    return value if not isinstance(value, float) or math.isfinite(value) else text
+
+
+def _load(line: str):
+    return json.loads(line, parse_int=_number, parse_float=_number, parse_constant=str)
+
+
+def check_row(line: str | bytes, number: int, needs_answer: bool) -> tuple[str, dict | None, str | None]:
+    """(kind, row, error) for one input line: kind is completion | response | bad. Never raises."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return "bad", {"line": number}, (f"line {number}: not UTF-8 (byte 0x{line[err.start]:02x} at column "
+                                             f"{err.start + 1}); re-encode the file as UTF-8")
     try:
-        row = json.loads(line)
+        row = _load(line)
     except json.JSONDecodeError as err:
         return "bad", {"line": number}, f"line {number}: not JSON ({err.msg} at column {err.colno})"
+    except RecursionError:
+        return "bad", {"line": number}, f"line {number}: JSON nested too deeply to read"
+    except (ValueError, TypeError, MemoryError) as err:
+        return "bad", {"line": number}, f"line {number}: unreadable JSON ({type(err).__name__}: {short(str(err))})"
     if not isinstance(row, dict):
         return "bad", {"line": number}, f"line {number}: expected a JSON object, got {type(row).__name__}"
     kind = "completion" if "completion" in row else "response" if "response" in row else None
@@ -130,7 +161,7 @@ class Scorer:
         return result
 
 
-def _batches(stream: IO[str]) -> Iterator[list[tuple[int, str]]]:
+def _batches(stream: IO[bytes]) -> Iterator[list[tuple[int, bytes]]]:
     batch = []
     for number, line in enumerate(stream, start=1):
         if line.strip():
@@ -143,13 +174,17 @@ def _batches(stream: IO[str]) -> Iterator[list[tuple[int, str]]]:
 
 
 def _dump(row: dict) -> str:
-    """One JSON line; rows holding lone surrogates (valid in JSON input, not encodable as UTF-8) are ASCII-escaped."""
-    text = json.dumps(row, ensure_ascii=False)
+    """One JSON line; rows holding lone surrogates (valid in JSON input, not encodable as UTF-8) are ASCII-escaped.
+    A row that cannot be written back whole is written as its scores and the reason."""
     try:
+        text = json.dumps(row, ensure_ascii=False)
         text.encode("utf-8")
+        return text
     except UnicodeEncodeError:
-        text = json.dumps(row)
-    return text
+        return json.dumps(row)
+    except (ValueError, TypeError, RecursionError) as err:
+        kept = {k: row.get(k) for k in ("line", "correct", "format_ok", "reward")}
+        return json.dumps({**kept, "error": row.get("error") or f"row not writable as JSON: {type(err).__name__}"})
 
 
 def _count_lines(path: str) -> int:
@@ -162,11 +197,12 @@ def _score(args: argparse.Namespace) -> int:
     weights = [float(w) for w in args.weights.split(",")] if args.weights else None
     needs_answer = any(n in ("accuracy", "accuracy_strict", "answer_equal") for n in names)
     try:
-        source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+        source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # lines decoded one by one
     except OSError as err:
         print(f"error: cannot read {args.input}: {err.strerror}", file=sys.stderr)
         return 1
     total = None if args.input == "-" else _count_lines(args.input)
+    start = time.perf_counter()
     scorer = Scorer(names, weights, args.workers, args.timeout, args.details)
     sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     from tqdm import tqdm
@@ -189,7 +225,7 @@ def _score(args: argparse.Namespace) -> int:
             sink.close()
     s = scorer.stats
     print(f"scored {s['rows']} rows: {s['correct']} correct, {s['bad']} bad rows, {s['timeouts']} timeouts, "
-          f"{s['errors']} errors", file=sys.stderr)
+          f"{s['errors']} errors in {time.perf_counter() - start:.3f} s", file=sys.stderr)
     return 0
 
 

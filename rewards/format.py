@@ -11,7 +11,8 @@ All checks are str.find/count scans: linear time, no regex backtracking.
 """
 from __future__ import annotations
 
-from rewards.extract import extract, find_boxed
+from rewards.extract import MAX_CANDIDATES, find_boxed
+from rewards.math_equal import math_equal
 from rewards.types import RewardResult, total
 
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
@@ -65,7 +66,8 @@ def boxed_format(text: str) -> tuple[bool, str]:
         return False, "no complete \\boxed{}"
     if any(not b.strip() for b in boxes):
         return False, "empty \\boxed{}"
-    if extract(text, fallback_last_number=False).conflict:
+    distinct = list(dict.fromkeys(b.strip() for b in boxes))[:MAX_CANDIDATES + 1]
+    if len(distinct) > MAX_CANDIDATES or any(not math_equal(b, distinct[0]) for b in distinct[1:]):
         return False, "conflicting boxes"
     return True, "ok"
 

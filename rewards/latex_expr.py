@@ -43,6 +43,7 @@ class ParseError(ValueError):
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
+    text = text.replace("**", "^")  # `2**(1/4)`: Python's power, as plain-text answers write it
     tokens: list[tuple[str, str]] = []
     pos, n = 0, len(text)
     while pos < n:
@@ -145,6 +146,9 @@ class _Parser:
                 node = self.power()
                 if len(factors) == 1 and _is_int_num(factors[0]) and text == r"\frac" and _is_proper(node):
                     factors = [("add", (factors[0], node))]  # mixed number 1\frac{4}{5}
+                elif len(factors) == 1 and factors[0][0] == "neg" and _is_int_num(factors[0][1]) \
+                        and text == r"\frac" and _is_proper(node):
+                    factors = [("neg", ("add", (factors[0][1], node)))]  # -1\frac{3}{4} = -(1 + 3/4)
                 else:
                     factors.append(node)
             else:
@@ -260,6 +264,9 @@ class _Parser:
             if self.peek()[1] == "[":
                 self.next()
                 index = self.group("]")
+            if self.peek()[1] == "(":  # `sqrt(3)`, as plain-text answers write it
+                self.next()
+                return ("root", self.group(")"), index)
             return ("root", self.arg(), index)
         if name == "binom":
             return ("binom", self.arg(), self.arg())

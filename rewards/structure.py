@@ -4,14 +4,17 @@
 two shapes with these order rules:
 - tuples, ordered pairs and intervals (`seq`): same brackets, same length, equal item by item, in order;
   `(1,2)` is both an open interval and a pair, so it equals only `(1,2)`, never `[1,2]` or `(2,1)`;
-- sets `\\{...\\}` and bare comma lists `1, -2` (MATH's "enter all solutions"): equal as multisets, any order;
+- sets `\\{...\\}` (or `{1, 2}`) and bare comma lists `1, -2` (MATH's "enter all solutions"): equal as sets, any
+  order, repeats ignored;
   `a \\pm b` is the list `a + b, a - b`;
 - unions of intervals: the same intervals in any order; an inequality in one variable equals its interval
   (`x > 5` = `(5, \\infty)`), `x \\in S` is S;
 - matrices: same shape, equal entries; a one-column matrix equals a tuple of its entries (a vector);
-- relations: `x = 3` equals `3`; two equations are equal when their sides agree (`y = 2x + 3` vs `y = 3 + 2x`) or
-  their differences are proportional (`5x - 7y = -4` vs `-5x + 7y - 4 = 0`);
-- words compare case-insensitively; choice letters `(C)`, `\\text{(C)}`, `C` compare as letters.
+- relations (equations, chains, inequalities): see `rewards.relations`; `x = 3` equals `3`, `x > 5` equals
+  `(5, \\infty)`, and a list of inequalities (`x < 1 or x > 3`) equals the union of their intervals;
+- words compare case-insensitively; choice letters `(C)`, `\\text{(C)}`, `C` compare as letters, and an option
+  written with its text (`(B) 12`, `C. x = 42`) equals its letter or its text;
+- labelled values in order (`a = 2, b = 3`) equal the tuple of the values (`(2, 3)`).
 """
 from __future__ import annotations
 
@@ -20,16 +23,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rewards.normalize import KEEP_WORDS as MATH_WORDS
-from rewards.scalar import equations_proportional, scalar_equal
+from rewards.relations import as_interval, is_label, rel_equal
+from rewards.scalar import scalar_equal
 
 MAX_ITEMS = 32
 MAX_DEPTH = 6
-_RELATIONS = ("=", r"\le", r"\ge", r"\ne", "<", ">")
-_LESS = {"<": "<", r"\le": r"\le", ">": "<", r"\ge": r"\le"}
-_VAR_RE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?$")
+_RELATIONS = ("=", r"\le", r"\ge", r"\ne", r"\approx", "<", ">")
 _IN_RE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?\s*\\in(?![a-zA-Z])\s*")
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*[A-Za-z]$")
-_CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$|^([A-E])$")
+_CHOICE_RE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$|^([A-E])[.)]?$")
+_OTHER_CHOICE_RE = re.compile(r"\(\s*[A-E]\s*\)|\b[A-E][.)](?:\s|$)")
+_CHOICE_TEXT_RE = re.compile(r"^(?:\(\s*([A-E])\s*\)|([A-E])[.)])\s*(\S.*)$")
 _MATRIX_RE = re.compile(r"^\\begin\{(pmatrix|bmatrix|Bmatrix|matrix|smallmatrix|array)\}(?:\{[lcr|]*\})?(.*)"
                         r"\\end\{\1\}$", re.S)
 _OPEN, _CLOSE = "([{", ")]}"
@@ -37,6 +41,7 @@ NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
 NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,16 @@ def _continues_command(s: str, i: int, sep: str) -> bool:
     return sep[-1].isalpha() and end < len(s) and s[end].isalpha()
 
 
+def _braced(s: str) -> bool:
+    """True when s[0] is `{` and its partner is s[-1]."""
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += 1 if ch == "{" else -1 if ch == "}" else 0
+        if depth == 0 and i < len(s) - 1:
+            return False
+    return depth == 0
+
+
 def _wrapped(s: str) -> bool:
     """True when s[0] is a bracket whose partner is s[-1] (mixed pairs allowed: intervals such as `(3,4]`)."""
     if len(s) < 2 or s[0] not in "([" or s[-1] not in ")]":
@@ -104,6 +119,9 @@ def parse_answer(s: str, depth: int = 0) -> Ans:
     m = _IN_RE.match(s)
     if m and s[m.end():]:
         return parse_answer(s[m.end():], depth + 1)
+    m = _CHOICE_TEXT_RE.match(s)
+    if m and not _OTHER_CHOICE_RE.search(m.group(3)):  # `(B) 12`, `C. x = 42`: a letter and the option's text
+        return Ans("choice", m.group(1) or m.group(2), items=(parse_answer(m.group(3), depth + 1),))
     for parse in (_parse_matrix, _parse_collection, _parse_relation, _parse_plain):
         ans = parse(s, depth)
         if ans is not None:
@@ -124,12 +142,14 @@ def _items(parts: list[str], depth: int, flatten: bool = False) -> tuple:
 
 def _parse_matrix(s: str, depth: int) -> Ans | None:
     """`\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}`, optionally times a scalar (`\\frac{1}{7}\\begin...`)."""
+    if _wrapped(s) and s[1:].lstrip().startswith("\\begin{"):
+        s = s[1:-1].strip()  # `(\\begin{pmatrix}...\\end{pmatrix})`
     start = s.find("\\begin{")
     m = _MATRIX_RE.match(s[start:]) if start >= 0 else None
     if not m:
         return None
     scale = s[:start].strip().rstrip("*").strip()
-    if r"\begin" in scale or r"\end" in scale:
+    if r"\begin" in scale or r"\end" in scale or re.search(r"[=<>]|\\[lg]e\b|\\ne\b", scale):
         return None
     rows = [r for r in (x.strip() for x in re.split(r"\\\\", m.group(2))) if r]
     if len(rows) > MAX_ITEMS:
@@ -143,6 +163,8 @@ def _parse_matrix(s: str, depth: int) -> Ans | None:
 def _parse_collection(s: str, depth: int) -> Ans | None:
     if s in (r"\emptyset", r"\{\}", "{}"):
         return Ans("set")
+    if s.startswith("{") and s.endswith("}") and _braced(s) and len(split_top(s[1:-1], (",",))) > 1:
+        s = "\\{" + s[1:-1] + "\\}"  # `{1, 2}`: a set written without backslashes
     parts = split_top(s, (r"\cup",))
     if len(parts) > 1:
         return Ans("union", items=_items(parts, depth))
@@ -153,6 +175,8 @@ def _parse_collection(s: str, depth: int) -> Ans | None:
         return Ans("set", items=_items(split_top(s[2:-2], (",",)), depth, flatten=True))
     if _wrapped(s):
         parts = split_top(s[1:-1], (",",))
+        if len(parts) == 1:
+            parts = split_top(s[1:-1], (";",))  # `(0;-2;6)`
         if len(parts) > 1:
             return Ans("seq", items=_items(parts, depth), brackets=s[0] + s[-1])
     parts = split_top(s, (",",))
@@ -181,41 +205,71 @@ def _parse_plain(s: str, depth: int) -> Ans | None:
         return Ans("choice", (m.group(1) or m.group(2)).upper())
     if _WORD_RE.match(s) and any(w.lower() not in MATH_WORDS for w in re.findall(r"[a-zA-Z]{2,}", s)):
         word = " ".join(s.lower().split())
-        return Ans("scalar", str(NUMBER_WORDS[word])) if word in NUMBER_WORDS else Ans("word", word)
+        number = number_from_words(word)
+        return Ans("scalar", str(number)) if number is not None else Ans("word", word)
     return None
+
+
+def number_from_words(text: str) -> int | None:
+    """`twenty-five` -> 25, `five hundred` -> 500, `three thousand two hundred` -> 3200; None if not a number."""
+    parts = text.replace("-", " ").replace(" and ", " ").split()
+    if not parts or len(parts) > 12:
+        return None
+    total = current = 0
+    for w in parts:
+        if w in NUMBER_WORDS:
+            current += NUMBER_WORDS[w]
+        elif w == "hundred" and current:
+            current *= 100
+        elif w in _SCALES and (current or total == 0):
+            total += (current or 1) * _SCALES[w]
+            current = 0
+        else:
+            return None
+    return total + current
 
 
 # --------------------------------------------------------------------------------------------- comparing
 def equal(p: Ans, g: Ans) -> bool:
     """Is the predicted shape equal to the gold one (order rules in the module doc)?"""
     if p.kind == "rel" or g.kind == "rel":
-        return _rel_equal(p, g)
+        return rel_equal(p, g, equal)
     kinds = {p.kind, g.kind}
     if "choice" in kinds:
-        return _letter(p) is not None and _letter(p) == _letter(g)
+        return _choice_equal(p, g)
     if "word" in kinds:
         return p.kind == g.kind and p.text == g.text
     if p.kind == g.kind == "scalar":
         return scalar_equal(p.text, g.text)
-    if "set" in kinds and kinds <= {"set", "list"}:
+    if kinds <= {"set", "list"}:
         return _same_elements(p.items, g.items)
-    if kinds == {"list"}:
-        return _unordered(p.items, g.items)
     if p.kind == g.kind == "seq":
         return p.brackets == g.brackets and _ordered(p.items, g.items)
-    if p.kind == g.kind == "union":
-        return _unordered(p.items, g.items)
+    if kinds == {"list", "seq"}:
+        return _labelled_tuple_equal(p, g)
+    if "union" in kinds and kinds <= {"union", "list", "seq"}:
+        return _union_equal(p, g)
     if kinds <= {"matrix", "seq"}:
         return _matrix_equal(p, g)
     return False
 
 
+def _choice_equal(p: Ans, g: Ans) -> bool:
+    """Letters compare as letters; an option written with its text (`(B) 12`) also equals that text."""
+    lp, lg = _letter(p), _letter(g)
+    if lp is not None and lg is not None:
+        return lp == lg
+    choice, other = (p, g) if p.kind == "choice" else (g, p)
+    if not choice.items or other.kind == "choice":
+        return False
+    return equal(choice.items[0], other) if choice is p else equal(other, choice.items[0])
+
+
 def _letter(a: Ans) -> str | None:
     if a.kind == "choice":
         return a.text
-    m = re.fullmatch(r"[A-E]|\(([A-E])\)\s.*", a.text) if a.kind in ("scalar", "word") else None
-    if m:
-        return m.group(1) or m.group(0)  # "C", or the letter of "(C) 12"
+    if a.kind in ("scalar", "word") and re.fullmatch(r"[A-Ea-e]", a.text):
+        return a.text.upper()  # "Answer: a" for the option (A), as graders compare letters case-insensitively
     return None
 
 
@@ -237,8 +291,32 @@ def _unordered(ps: tuple, gs: tuple) -> bool:
 
 
 def _same_elements(ps: tuple, gs: tuple) -> bool:
-    """Set equality: repeats do not matter ({1, 2, 2} = {1, 2})."""
+    """Set equality: repeats do not matter ({1, 2, 2} = {1, 2}); an empty side equals only an empty side."""
+    if not ps or not gs:
+        return not ps and not gs
     return all(any(equal(a, b) for b in gs) for a in ps) and all(any(equal(a, b) for a in ps) for b in gs)
+
+
+def _labelled_tuple_equal(p: Ans, g: Ans) -> bool:
+    """`a = 2, b = 3` (labelled values, in order) equals the tuple `(2, 3)`."""
+    lst, seq = (p, g) if p.kind == "list" else (g, p)
+    if seq.brackets != "()" or len(lst.items) != len(seq.items):
+        return False
+    if not all(x.kind == "rel" and x.ops == ("=",) and is_label(x.items[0]) for x in lst.items):
+        return False
+    pairs = [(x.items[-1], y) for x, y in zip(lst.items, seq.items)]
+    return all(equal(a, b) if lst is p else equal(b, a) for a, b in pairs)
+
+
+def _union_equal(p: Ans, g: Ans) -> bool:
+    """Unions compare as sets of parts; `x < 1 or x > 3` (a list of inequalities) is the union of their intervals."""
+    def parts(a: Ans) -> tuple | None:
+        items = a.items if a.kind in ("union", "list") else (a,)
+        out = tuple(as_interval(x) if x.kind == "rel" else x for x in items)
+        return None if any(x is None for x in out) else out
+
+    pp, gp = parts(p), parts(g)
+    return pp is not None and gp is not None and _unordered(pp, gp)
 
 
 def _matrix_rows(a: Ans) -> tuple:
@@ -254,72 +332,3 @@ def _matrix_equal(p: Ans, g: Ans) -> bool:
     if not rp or len(rp) != len(rg):
         return False
     return all(_ordered(a, b) for a, b in zip(rp, rg))
-
-
-def _is_var(a: Ans) -> bool:
-    return a.kind == "scalar" and bool(_VAR_RE.match(a.text))
-
-
-def _rel_equal(p: Ans, g: Ans) -> bool:
-    if p.kind == g.kind == "rel":
-        if p.ops == g.ops == ("=",):
-            return _equations_equal(p, g)
-        ip, ig = _as_interval(p), _as_interval(g)
-        if ip is not None and ig is not None:
-            return equal(ip, ig)
-        return _same_relation(p, g)
-    rel, other = (p, g) if p.kind == "rel" else (g, p)
-    if rel.ops == ("=",) and _is_var(rel.items[0]):
-        value = rel.items[1]
-        return equal(value, other) if rel is p else equal(other, value)
-    interval = _as_interval(rel)
-    if interval is None:
-        return False
-    return equal(interval, other) if rel is p else equal(other, interval)
-
-
-def _equations_equal(p: Ans, g: Ans) -> bool:
-    (pl, pr), (gl, gr) = p.items, g.items
-    if _is_var(pl) and _is_var(gl) and pl.text == gl.text:
-        return equal(pr, gr)
-    if all(x.kind == "scalar" for x in (pl, pr, gl, gr)):
-        return equations_proportional(pl.text, pr.text, gl.text, gr.text)
-    return False
-
-
-def _same_relation(p: Ans, g: Ans) -> bool:
-    if p.ops == g.ops and _ordered(p.items, g.items):
-        return True
-    flipped = tuple(_flip(op) for op in reversed(g.ops))
-    return p.ops == flipped and _ordered(p.items, tuple(reversed(g.items)))
-
-
-def _flip(op: str) -> str:
-    return {"<": ">", ">": "<", r"\le": r"\ge", r"\ge": r"\le"}.get(op, op)
-
-
-def _as_interval(rel: Ans) -> Ans | None:
-    """`x > 5` -> (5, \\infty); `-2 \\le x < 7` -> [-2, 7); None when not an inequality in one variable."""
-    items, ops = rel.items, rel.ops
-    if not all(op in _LESS for op in ops):
-        return None
-    if len(ops) == 2:
-        if not _is_var(items[1]) or len({op in ("<", r"\le") for op in ops}) != 1:
-            return None
-        if ops[0] in (">", r"\ge"):
-            items, ops = tuple(reversed(items)), tuple(_flip(op) for op in reversed(ops))
-        return _interval(items[0], items[2], ops[0] == r"\le", ops[1] == r"\le")
-    if _is_var(items[0]):
-        bound, op = items[1], ops[0]
-    elif _is_var(items[1]):
-        bound, op = items[0], _flip(ops[0])
-    else:
-        return None
-    low, high = Ans("scalar", r"-\infty"), Ans("scalar", r"\infty")
-    if op in ("<", r"\le"):
-        return _interval(low, bound, False, op == r"\le")
-    return _interval(bound, high, op == r"\ge", False)
-
-
-def _interval(low: Ans, high: Ans, closed_low: bool, closed_high: bool) -> Ans:
-    return Ans("seq", items=(low, high), brackets=("[" if closed_low else "(") + ("]" if closed_high else ")"))

@@ -47,6 +47,8 @@ def to_sympy(text: str):
 
 def sympy_equal(pred: str, gold: str) -> bool | None:
     """True/False, or None when either side cannot be converted safely."""
+    if not (safe_for_sympy(pred) and safe_for_sympy(gold)):
+        return None  # screen both before converting either (and before sympy is even imported)
     a = to_sympy(pred)
     b = to_sympy(gold) if a is not None else None
     if a is None or b is None:

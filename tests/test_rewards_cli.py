@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rewards.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +82,43 @@ def test_cli_errors_and_list(tmp_path, capsys):
     assert main(["list"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in ("accuracy", "format", "boxed_format", "countdown"))
+
+
+def _hostile_lines() -> list[bytes]:
+    """Lines that once stopped the whole job (issue 15): each must still give exactly one output row."""
+    return [
+        b'{"answer": "4", "completion": "\\\\boxed{4}"}',
+        b'{"answer": "4", "completion": "caf\xe9 \\\\boxed{4}"}',  # a Latin-1 byte: not UTF-8
+        b"[" * 100_000 + b"]" * 100_000,  # nested 100,000 deep
+        b'{"answer": ' + b"9" * 5000 + b', "response": "' + b"9" * 5000 + b'"}',  # a 5,000-digit integer
+        b'{"answer": "1", "response": "\\ud800 1"}',  # a lone surrogate, escaped
+        b'{"answer": "1", "response": "\xed\xa0\x80 1"}',  # a lone surrogate, encoded (invalid UTF-8)
+        b'{"answer": NaN, "response": "1e999"}',
+        b'{"answer": "2", "response": 1e999}',
+        b"\xff\xfe",
+        b'{"answer": "3", "completion": "\\\\boxed{3}"}',
+    ]
+
+
+def _run_hostile(tmp_path: Path, workers: str) -> tuple[list[dict], str]:
+    src, dst = tmp_path / "hostile.jsonl", tmp_path / "hostile.out.jsonl"
+    src.write_bytes(b"\n".join(_hostile_lines()) + b"\n")
+    proc = subprocess.run([sys.executable, "-m", "rewards", "score", str(src), "-o", str(dst), "--workers", workers],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in dst.read_text(encoding="utf-8").splitlines()], proc.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_cli_writes_a_row_for_every_line_whatever_it_holds(tmp_path, workers):
+    out, stderr = _run_hostile(tmp_path, workers)
+    assert len(out) == len(_hostile_lines())  # one row per line, in order
+    assert [r.get("line") for r in out if r["error"]] == [2, 3, 6, 9]  # bad rows name their line
+    assert out[0]["correct"] is True and out[-1]["correct"] is True and out[0]["error"] is None
+    assert "not UTF-8" in out[1]["error"] and "line 2" in out[1]["error"]
+    assert "nested too deeply" in out[2]["error"]
+    assert out[3]["correct"] is True and out[3]["error"] is None  # the long integer is scored, as digits
+    assert out[4]["correct"] is True
+    assert "not UTF-8" in out[5]["error"] and "not UTF-8" in out[8]["error"]
+    assert out[6]["correct"] is False and out[7]["correct"] is False  # NaN, 1e999: read as text, scored
+    assert "scored 10 rows" in stderr

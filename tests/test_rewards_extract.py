@@ -27,18 +27,26 @@ FOUND = [
     ("**Final Answer:** $\\frac{3}{4}$", r"\frac{3}{4}", "answer_line"),
     ("Final Answer: The final answer is $5$. I hope it is correct.", "5", "answer_line"),
     ("Thus the final answer is 12.", "12", "answer_line"),
-    ("I think the answer is 7", "7", "answer_phrase"),
+    ("I think the answer is 7", "7", "answer_line"),
     ("<think>2+2</think> <answer>4</answer>", "4", "answer_block"),
     ("<think>maybe \\boxed{3}</think><answer>5</answer>", "5", "answer_block"),
     ("<think>x</think> <answer>The answer is \\boxed{9}</answer>", "9", "boxed"),
     ("<think>scratch 17</think> so 18", "18", "last_number"),
     ("\\boxed{3}\n#### 5", "3", "boxed"),
+    ("the answer is 12. Then the answer is 13.", "13", "answer_line"),  # a later statement supersedes
+    (r"\boxed{12}. Checking again, it is \boxed{13}", "13", "boxed"),
+    ("The point is $(3,-2)$.", "(3,-2)", "math_span"),
+    ("Hence $x >= 2$.", "x >= 2", "math_span"),
+    ("The correct option is C.", "C", "answer_line"),
+    ("Of these, $16$ and $36$ end in $6$, so there are $2$ values.", "2", "math_span"),
+    ("there are 12 of them, since $d = 90/n$ must divide. There are 12 sequences.", "12", "last_number"),
+    ("Answer: 8<|im_end|>\n<|im_start|>user\nAnd 9?<|im_end|>\n<|im_start|>assistant\nAnswer: 9", "8", "answer_line"),
 ]
 # (completion, fallback_last_number) -> no answer
 NOT_FOUND = [
     ("", True), ("no digits here", True), ("57", False), ("The sum is 57.", False), (r"\boxed{}", True),
     (r"\boxed{ 3", False), ("<think>only thinking \\boxed{4}</think>", True), ("<answer></answer>", True),
-    (r"\boxed{3} or \boxed{5}", True), ("the answer is 12. Then the answer is 13.", True),
+    (r"\boxed{3} or \boxed{5}", True), ("The answer is not 5.", True),
     ("#### 3\n#### 4", True), ("<answer>3</answer><answer>4</answer>", True),
 ]
 
@@ -68,6 +76,27 @@ def test_conflicts_list_their_candidates():
 ])
 def test_accuracy_reward(completion, gold, want):
     result = REWARDS["accuracy"](completion, {"answer": gold})
+    assert result.score == want, result.info
+
+
+@pytest.mark.parametrize("completion,gold,want", [
+    ("The answer is 42.", "$42$", 1.0), ("The answer is 42.", r"\boxed{42}", 1.0),
+    ("The answer is 42.", "6 * 7 = <<6*7=42>>42 marbles.\n#### 42", 1.0), ("The answer is 24.", "#### 42", 0.0),
+    (r"The roots are $\boxed{2}$ and $\boxed{-3}$.", "2, -3", 1.0), (r"\boxed{2} or \boxed{-3}", "2", 0.0),
+    ("The correct option is C.", r"\text{(C)}", 1.0), ("__import__('os').system('x') or 0", "0", 0.0),
+    ("So there are 10 ways. Note that with the empty set it would give 11.", "11", 0.0),
+])
+def test_accuracy_reads_the_gold_like_a_response(completion, gold, want):
+    result = REWARDS["accuracy"](completion, {"answer": gold})
+    assert result.score == want, result.info
+
+
+@pytest.mark.parametrize("response,gold,want", [
+    ("$x = 3$", "3", 1.0), ("Answer: 5", "5", 1.0), (r"\boxed{7}", "7", 1.0), ("7 cm", "7", 1.0),
+    ("Soucis : 2,74 $ a..", "2.74", 1.0), ("not 5", "5", 0.0), ("x = 2 or x = 3", "2", 0.0),
+])
+def test_answer_equal_reads_a_written_final_answer(response, gold, want):
+    result = REWARDS["answer_equal"](response, {"answer": gold})
     assert result.score == want, result.info
 
 

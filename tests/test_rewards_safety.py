@@ -135,3 +135,31 @@ def test_no_eval_like_calls_in_rewards_source():
     offenders = [f"{p.name}:{i}" for p in (ROOT / "rewards").glob("*.py")
                  for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+def test_symbolic_fallback_never_hands_text_to_sympify_or_parse_expr(tmp_path, monkeypatch):
+    """The LaTeX parser behind the symbolic fallback (latex2sympy2_extended) builds sympy objects itself; a string
+    reaching sympify or parse_expr (both call Python's eval) anywhere on its path fails this test."""
+    import latex2sympy2_extended.latex2sympy2 as l2s
+    import latex2sympy2_extended.logic as l2s_logic
+    import latex2sympy2_extended.sets as l2s_sets
+    import sympy
+    import sympy.parsing.sympy_parser as sympy_parser
+
+    def guard(original):
+        def checked(value, *args, **kwargs):
+            if isinstance(value, str):
+                raise AssertionError(f"string reached sympify/parse_expr: {value!r}")
+            return original(value, *args, **kwargs)
+        return checked
+
+    for module, name in ((sympy, "sympify"), (l2s_logic, "sympify"), (l2s_sets, "sympify"), (l2s, "parse_expr"),
+                         (sympy_parser, "parse_expr")):
+        monkeypatch.setattr(module, name, guard(getattr(module, name)))
+    texts = _payloads(tmp_path / MARKER) + [r"\{1,2,3\}", r"x \in \{1,2\}", "x<y<z", r"(-\infty,-8)\cup(8,\infty)",
+                                            r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\binom{100}{50}",
+                                            r"\sqrt[3]{8}", r"\frac{d}{dx} x^2", r"\sum_{k=1}^{3} k"]
+    for text in texts:
+        to_sympy(text)
+        math_equal(text, r"\frac{1}{2}")
+    assert not (tmp_path / MARKER).exists()
