@@ -68,7 +68,9 @@ NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def debug_env() -> bool:
-    return os.environ.get("R1ZERO_DEBUG", "") not in ("", "0", "false")
+    """R1ZERO_DEBUG or R1ZERO_VERBOSE set: the same switch as log.verbose (r1zero/console.py reads them too)."""
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("R1ZERO_VERBOSE", "R1ZERO_DEBUG"))
 
 
 def one_line(exc: BaseException) -> str:
