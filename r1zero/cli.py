@@ -20,11 +20,12 @@ import sys
 
 def _train(args: argparse.Namespace) -> int:
     from r1zero import console
-    from r1zero.config import load_config
+    from r1zero.config import load_config, validate
 
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides, check=False)
     args.verbose = cfg.log.verbose
     console.setup(cfg.log.verbose)  # before torch, vLLM, DeepSpeed and W&B are imported
+    validate(cfg)
     from r1zero.train import train
 
     result = train(cfg)
@@ -37,7 +38,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     """Evaluate a model on suites with the config's engine and template: no trainer, no DeepSpeed."""
-    from r1zero.config import load_config
+    from r1zero.config import load_config, validate
 
     greedy = args.greedy or (args.k == 1 and args.temperature is None)  # k=1 without a temperature: greedy
     if greedy and args.k != 1:
@@ -49,11 +50,12 @@ def _eval(args: argparse.Namespace) -> int:
     overrides += [f"eval.temperature={args.temperature}"] if args.temperature is not None else []
     overrides += [f"eval.top_p={args.top_p}"] if args.top_p is not None else []
     overrides += [f"eval.max_new_tokens={args.max_new_tokens}"] if args.max_new_tokens else []
-    cfg = load_config(args.config, overrides + list(args.overrides))
+    cfg = load_config(args.config, overrides + list(args.overrides), check=False)
     args.verbose = cfg.log.verbose
     from r1zero import console
 
     console.setup(cfg.log.verbose)  # before torch and vLLM are imported
+    validate(cfg)
     import shlex
     import time
 

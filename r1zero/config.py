@@ -316,8 +316,9 @@ def _parse_cli_value(raw: str) -> Any:
     return raw if v is None else v
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Defaults <- YAML file <- `a.b=c` overrides, then `validate`."""
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, check: bool = True) -> Config:
+    """Defaults <- YAML file <- `a.b=c` overrides, then `validate` (`check=False`: the caller validates later; the
+    command line does, after `console.setup`: validation imports reward modules, and with them torch)."""
     cfg = Config()
     if path is not None:
         p = Path(path)
@@ -333,7 +334,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"command line: override `{item}` must look like section.key=value")
         key, raw_value = item.split("=", 1)
         _set(cfg, key.strip(), _parse_cli_value(raw_value), "command line")
-    validate(cfg)
+    if check:
+        validate(cfg)
     return cfg
 
 

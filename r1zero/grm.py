@@ -340,7 +340,7 @@ class JudgeReward:
         g = cfg.grm
         self.k, self.max_score = g.judge_k, g.max_score
         name = g.judge_model or cfg.model.name
-        self.tok = load_tokenizer(name) if g.judge_model else tokenizer
+        self.tok = load_tokenizer(name, "grm.judge_model") if g.judge_model else tokenizer
         self.chat = g.judge_chat  # raw few-shot form by default (see prompts.py "grm")
         self.max_prompt = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens + 256  # + template and query
         ecfg = copy.deepcopy(cfg)

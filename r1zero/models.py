@@ -48,15 +48,16 @@ class ModelError(ValueError):
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 
 
-def resolve_model(name: str) -> str:
-    """A hub id or a directory to pass to `from_pretrained` / `vllm.LLM(model=...)`."""
+def resolve_model(name: str, key: str = "model.name") -> str:
+    """A hub id or a directory to pass to `from_pretrained` / `vllm.LLM(model=...)`; `key`: the config key that
+    named it, for the error."""
     if name in EMBEDDED:
         return str(build_embedded(name))
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise ModelError(f"`model.name={name}`: the directory {path.resolve()} has no config.json: point "
-                             f"model.name at a directory written by save_pretrained, a hub id, or one of "
+            raise ModelError(f"`{key}={name}`: the directory {path.resolve()} has no config.json: point "
+                             f"{key} at a directory written by save_pretrained, a hub id, or one of "
                              f"{', '.join(EMBEDDED)}")
         return str(path.resolve())
     looks_like_path = (name.startswith((".", "/", "~")) or not HUB_ID.match(name) or ".." in name
@@ -64,7 +65,7 @@ def resolve_model(name: str) -> str:
     if looks_like_path:
         # a path (runs/x/final_model) that is not there: transformers would take it for a hub id and fail with
         # "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"
-        raise ModelError(f"`model.name={name}`: no such directory ({path.resolve()}): give the path of a directory "
+        raise ModelError(f"`{key}={name}`: no such directory ({path.resolve()}): give the path of a directory "
                          "written by save_pretrained (e.g. runs/<run>/final_model), a hub id (org/name) or one of "
                          f"{', '.join(EMBEDDED)}")
     return name  # hub id
@@ -101,10 +102,10 @@ def build_embedded(name: str) -> Path:
     return out
 
 
-def load_tokenizer(name: str):
+def load_tokenizer(name: str, key: str = "model.name"):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(resolve_model(name))
+    tok = AutoTokenizer.from_pretrained(resolve_model(name, key))
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok

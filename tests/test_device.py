@@ -153,9 +153,12 @@ class _Engine:
 
 
 class _Pool:
+    names = ["accuracy"]
+
     def score(self, texts, rows):
         from types import SimpleNamespace
-        return SimpleNamespace(per_reward={"accuracy": [1.0] * len(texts)}, infos=[{}] * len(texts))
+        return SimpleNamespace(per_reward={"accuracy": [1.0] * len(texts)}, infos=[{}] * len(texts), timeouts=0,
+                               errors=0)
 
 
 def _policy_sum():
@@ -190,7 +193,10 @@ def test_trainer_sums_are_built_on_the_backends_device(backend, call):
 def test_checkpoint_barrier_names_the_ranks_gpu(backend, tmp_path):
     from r1zero import checkpoint
 
-    saved = _handed(lambda: checkpoint.save(None, tmp_path, 1, {}, 1, rank=0, world_size=2))
+    from types import SimpleNamespace
+
+    policy = SimpleNamespace(weights_finite=lambda: True)  # the first collective of a save is the barrier
+    saved = _handed(lambda: checkpoint.save(policy, tmp_path, 1, {}, 1, rank=0, world_size=2))
     assert saved["kind"] == "barrier" and saved["device_ids"] == ([1] if backend == "nccl" else None)
 
 

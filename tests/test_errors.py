@@ -67,7 +67,7 @@ def test_data_error_names_file_and_line_on_two_ranks(tiny, tmp_path, bad_data):
                 "log.wandb_mode=disabled", "train.prompts_per_step=2", "train.micro_batch_size=8"],
                launcher=TORCHRUN + ["--master_port", "29564", "-m"])
     (line,) = messages(proc)
-    assert line.startswith(f"r1zero: data error: {bad_data}:2: missing field `answer`"), line
+    assert line.startswith(f"r1zero: data error: {bad_data}:2: this row has no `answer` (data.answer_key)"), line
     assert "exitcode  : 3" in proc.stderr
 
 
@@ -82,9 +82,9 @@ def test_model_resume_and_reward_errors(tiny, tmp_path, case):
     proc = cli([f"model.name={tiny}", *HF_LOOP, f"log.output_dir={tmp_path}", "log.wandb_mode=disabled", *over])
     (line,) = messages(proc)
     expected = {
-        "model": (4, f"r1zero: model error: model directory {empty} has no config.json"),
+        "model": (4, f"r1zero: model error: `model.name={empty}`: the directory {empty} has no config.json"),
         "resume": (5, f"r1zero: resume error: checkpoint {empty} is incomplete (missing or short: *model_states.pt)"),
-        "rewards": (6, f"r1zero: rewards error: `rewards.names=grm_judge`: RuntimeError: model directory {empty} has "
-                       "no config.json"),
+        "rewards": (6, f"r1zero: rewards error: `rewards.names=grm_judge`: ModelError: `grm.judge_model={empty}`: the "
+                       f"directory {empty} has no config.json"),
     }[case]
     assert (proc.returncode, line[:len(expected[1])]) == expected, line

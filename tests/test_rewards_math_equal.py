@@ -89,7 +89,8 @@ NOT_EQUAL = {
                 ("1000,99", "100099"), ("123 4567", "1234567"), ("2 billion", "2000000"), ("twenty-six", "25"),
                 ("(B) 13", "12"), ("C. x = 42", "D"), ("1 1/4", r"\frac74"), (r"-1\frac{3}{4}", r"-\frac14"),
                 ("33.5 percent", "33.5 \\cdot 2"), ("(-infinity, 3]", r"(-\infty, 3)"), ("3-4j", "3+4i"),
-                ("17 km/h", "7"), (r"\begin{pmatrix}1&3\\2&4\end{pmatrix}", r"\left[\begin{array}{cc}1 & 2\\3 & 4\end{array}\right]"),
+                ("17 km/h", "7"),
+                (r"\begin{pmatrix}1&3\\2&4\end{pmatrix}", r"\left[\begin{array}{cc}1 & 2\\3 & 4\end{array}\right]"),
                 ("{1, 2}", r"\{2, 3\}"), ("9" * 5000, "9" * 4999 + "8"), ("2ab", "2"), ("3 thousand", "3")],
 }
 

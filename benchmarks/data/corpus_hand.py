@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - a table of labelled cases, one source per row group
 r"""Hand-written verifier cases in the forms models and datasets write answers (see README.md in this folder).
 
 Each block is (category, source, rows); each row is (kind, gold, text, label):

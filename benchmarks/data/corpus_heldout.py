@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - a table of labelled cases, one source per row group
 r"""Held-out hand-written cases (same row format as corpus_hand.py), written after the first round of verifier
 changes and scored once before any further change; see README.md for how they were used.
 
