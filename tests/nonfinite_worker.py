@@ -12,9 +12,10 @@ import sys
 import torch
 
 from dist_worker import synthetic_rollouts
+from r1zero import dist
 from r1zero.batching import make_batch
 from r1zero.config import load_config
-from r1zero.policy import Policy, init_distributed, shutdown_distributed
+from r1zero.policy import Policy
 
 SEQUENCES = {"huge": [1e-3, 1e30, 1e30], "inf": [float("inf")]}
 
@@ -47,13 +48,13 @@ def run(model_dir: str, stage: int, rank: int, world: int, lrs: list[float]) -> 
 
 def main() -> None:
     model_dir, out, *stages = sys.argv[1:]
-    rank, world, _ = init_distributed()
+    rank, world, _ = dist.init()
     torch.set_num_threads(1)
     results = {(int(s), name): run(model_dir, int(s), rank, world, lrs) for s in stages
                for name, lrs in SEQUENCES.items()}
     if rank == 0:
         torch.save(results, out)
-    shutdown_distributed(world)
+    dist.shutdown()
 
 
 if __name__ == "__main__":
