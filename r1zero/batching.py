@@ -25,7 +25,8 @@ class Batch:
     loss_mask: torch.Tensor  # [N, T-1] bool
     advantages: torch.Tensor  # [N] float
     sampler_lp: torch.Tensor | None = None  # [N, T-1]
-    old_lp: torch.Tensor | None = None  # [N, T-1] trainer logprobs before the update (mu > 1 / IS correction)
+    # [N, T-1] trainer logprobs before the update (mu > 1 or minibatches > 1; else the update uses its own, detached)
+    old_lp: torch.Tensor | None = None
     ref_lp: torch.Tensor | None = None  # [N, T-1] reference-model logprobs (beta > 0)
     extra: dict = field(default_factory=dict)
 

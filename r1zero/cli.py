@@ -9,7 +9,7 @@ eval_after, metrics, reward_curve.
 
 Errors: every rank catches its own, prints one or two lines (r1zero/errors.py) and exits with the code of its kind
 (config 2, data 3, model 4, resume 5, rewards 6, disk 7, bad steps 8, internal 1); the traceback only with
-`log.verbose=true` or `R1ZERO_DEBUG=1`.
+`log.verbose=true`, `R1ZERO_VERBOSE=1` or `R1ZERO_DEBUG=1`.
 """
 from __future__ import annotations
 

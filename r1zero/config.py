@@ -42,7 +42,7 @@ class DataConfig:
     # dotted path reaches into nested columns (reward_model.ground_truth). Shipped datasets use problem/answer.
     problem_key: str = "problem"
     answer_key: str = "answer"
-    template: str = "plain"  # prompt template (prompts.TEMPLATES): r1 | boxed | plain
+    template: str = "plain"  # prompt template (prompts.TEMPLATES): r1 | boxed | plain | grm | seal
     chat: bool = True  # wrap the template in the tokenizer's chat template (instruct models); False for base models
     max_prompt_tokens: int = 512  # longer prompts are dropped at load time with a count in the log
 
@@ -100,7 +100,8 @@ class AlgoConfig:
 
 @dataclass
 class RewardsConfig:
-    names: list[str] = field(default_factory=lambda: ["accuracy"])  # keys of rewards.REWARDS
+    # rewards.REWARDS keys, scoring.MODEL_REWARDS keys, or module:function (your own)
+    names: list[str] = field(default_factory=lambda: ["accuracy"])
     weights: list[float] = field(default_factory=list)  # same length as names; empty: all 1.0
     workers: int = 2  # verifier worker processes
     timeout_s: float = 5.0  # hard wall-clock limit per completion
@@ -193,7 +194,6 @@ class LogConfig:
     wandb_project: str = "r1zero"
     samples_every: int = 10  # log a table of rollout samples every N steps (0: never)
     samples_count: int = 8  # rows per samples table
-    console_every: int = 1
     verbose: bool = False  # the libraries' own logs, bars and warnings, and errors with their full traceback (also
     #                        R1ZERO_VERBOSE=1 or R1ZERO_DEBUG=1; r1zero/console.py, r1zero/errors.py)
 

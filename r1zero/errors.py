@@ -10,12 +10,11 @@
     bad_steps     8    `train.max_bad_steps` steps in a row with a non-finite loss, gradient or weight
     internal      1    anything else: a bug. One line with the exception and where it was raised.
 
-`report(exc, verbose)` prints one or two lines (`r1zero: <kind> error: <what, where, how to fix>`) and returns the exit
-code; the full traceback only with `log.verbose=true` or `R1ZERO_DEBUG=1`. Under a launcher with several ranks
-every rank catches its own error (so torch's `[rankN]:` traceback hook never runs) and the first rank of a node to
-report a message prints it (rank 0 first: the others wait a second): an error every rank hits (a config value) appears
-once, a rank's own error still appears.
-"""
+`report(exc, verbose)` prints one or two lines (`r1zero: <kind> error: <what, where, how to fix>`) and returns the
+exit code; the full traceback only with `log.verbose=true`, `R1ZERO_VERBOSE=1` or `R1ZERO_DEBUG=1`. Under a launcher
+with several ranks every rank catches its own error (so torch's `[rankN]:` traceback hook never runs) and the first
+rank of a node to report a message prints it (rank 0 first: the others wait a second): an error every rank hits (a
+config value) appears once, a rank's own error still appears."""
 from __future__ import annotations
 
 import errno
@@ -44,7 +43,7 @@ class DataError(R1ZeroError, ValueError):
     kind, exit_code = "data", 3
 
 
-class ModelError(R1ZeroError):
+class ModelError(R1ZeroError, ValueError):
     kind, exit_code = "model", 4
 
 

@@ -15,7 +15,7 @@ says so. Metrics of one suite (`aggregate`):
                   too), and verify/timeouts, verify/errors: completions whose scoring hit the time limit or failed.
 MATH-500 rows also get `by_level` and `by_subject` breakdowns (`breakdown`).
 
-`run_evaluation(cfg, suites)` needs no trainer: it builds a tokenizer, a generation engine (vLLM, or transformers
+`run_evaluation(cfg, out_dir, ...)` needs no trainer: it builds a tokenizer, a generation engine (vLLM, or transformers
 for `rollout.engine=hf`) and a reward pool (`scoring.eval_reward_names`), never DeepSpeed. Training-time evaluation
 (`train.run_eval`) calls `evaluate_suite`, which runs on every rank and sums the counts over ranks.
 """

@@ -29,9 +29,9 @@ T = data.max_prompt_tokens + rollout.max_new_tokens (the padded training sequenc
     overhead    2 GiB: CUDA context, NCCL buffers, allocator fragmentation
 
 The sum is an upper bound in one respect: vLLM's share and the activations are both counted, although with
-rollout.enable_sleep vLLM frees its KV cache while the policy trains. vLLM still needs its whole share free when
-it starts (after the trainer has built its model and optimizer), so the sum is what must fit.
-"""
+rollout.enable_sleep vLLM frees its weights and KV cache while the policy trains (sleep level 2). vLLM still needs
+its whole share free when it starts (after the trainer has built its model and optimizer), so the sum is what must
+fit."""
 from __future__ import annotations
 
 import argparse

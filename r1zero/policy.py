@@ -1,6 +1,7 @@
-"""The policy: a DeepSpeed ZeRO engine around a transformers causal LM. The only module that imports deepspeed.
+"""The policy: a DeepSpeed ZeRO engine around a transformers causal LM. With `dist.py` (which starts DeepSpeed's
+process group) the only module that imports deepspeed.
 
-    policy = Policy(cfg, model_path, dist)
+    policy = Policy(cfg, model_path, world_size, rank)
     lp     = policy.logprobs(batch)                  # [N, T-1] no grad, micro-batched
     stats  = policy.update(batch)                    # mu epochs x minibatches x micro-batches, one ZeRO step each
     for name, tensor in policy.named_parameters_for_sync(bucket_bytes): ...   # full tensors, bounded buckets
@@ -307,9 +308,6 @@ class Policy:
 
     def _all_sum(self, x: float) -> float:
         return dist.all_sum(x)
-
-    def _all_true(self, flag: bool) -> bool:
-        return dist.all_true(flag)
 
     # ------------------------------------------------------------------------------------------ weight sync
 

@@ -1,7 +1,7 @@
 """The GRPO loop. This file is the documentation of how a step works: read `train()` top to bottom.
 
     python -m r1zero.train --config launch/configs/cpu_default.yaml optim.lr=1e-5      # one process
-    deepspeed --num_gpus 8 -m r1zero.train --config launch/configs/qwen_math_1p5b.yaml  # GPUs
+    deepspeed --num_gpus 8 -m r1zero.train --config launch/configs/qwen2.5-math-1.5b_math_8gpu.yaml  # GPUs
     torchrun --nproc_per_node 2 -m r1zero.train --config ... train.zero_stage=3         # CPU, several ranks (gloo)
 """
 from __future__ import annotations

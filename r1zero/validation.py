@@ -101,9 +101,10 @@ def check_names(cfg) -> None:
         _check_reward(name)
     for key, names in (("data.train", [cfg.data.train]), ("eval.suites", cfg.eval.suites)):
         for name in names:
-            if name not in DATASETS and not Path(name).is_file():
-                raise ConfigError(f"`{key}`: {name!r} is neither a dataset name nor a file; use one of "
-                                  f"{', '.join(DATASETS)}, or the path to a JSONL file")
+            if name not in DATASETS and not Path(name).exists():  # a file, or a `datasets` save_to_disk directory
+                raise ConfigError(f"`{key}`: {name!r} is neither a dataset name nor an existing file or directory; "
+                                  f"use one of {', '.join(DATASETS)}, or the path of a .jsonl, .json, .parquet or "
+                                  ".csv file or of a save_to_disk directory")
     model = cfg.model.name
     if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
         raise ConfigError(f"`model.name={model}` is a path that does not exist: point it at a model directory "

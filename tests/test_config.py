@@ -39,8 +39,8 @@ def test_yaml_and_overrides_types(tmp_path):
     ("rewards.timeout_s=-1", "`rewards.timeout_s` must be > 0"),
     ("rewards.names=accuracy,acuracy", "`rewards.names`: unknown reward 'acuracy'; use one of accuracy,"),
     ("rewards.names=no_such_module:fn", "`rewards.names`: 'no_such_module:fn': cannot import no_such_module"),
-    ("eval.suites=math500,math5000", "`eval.suites`: 'math5000' is neither a dataset name nor a file"),
-    ("data.train=gsm8", "`data.train`: 'gsm8' is neither a dataset name nor a file"),
+    ("eval.suites=math500,math5000", "`eval.suites`: 'math5000' is neither a dataset name nor an existing file"),
+    ("data.train=gsm8", "`data.train`: 'gsm8' is neither a dataset name nor an existing file"),
     ("model.name=./no/such/model", "`model.name=./no/such/model` is a path that does not exist"),
     ("checkpoint.resume=/no/such/run/checkpoints/step-000002", "is not a checkpoint directory"),
     ("train.threads=-2", "`train.threads` must be >= 0 (0: cores / ranks), got -2"),
@@ -110,3 +110,14 @@ def test_deepspeed_config_is_derived():
 def test_edge_cases_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(ROOT_CFG, overrides)
+
+
+def test_dataset_paths_may_be_save_to_disk_directories(tmp_path):
+    """data.train and eval.suites take a `datasets` save_to_disk directory (read by r1zero/datafiles.py): validation
+    must not refuse a directory as 'not a file' before the reader sees it."""
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    cfg = load_config(None, [f"data.train={saved}", f"eval.suites={saved},math500"])
+    assert cfg.data.train == str(saved)
+    with pytest.raises(ConfigError, match="neither a dataset name nor an existing file or directory"):
+        load_config(None, [f"data.train={tmp_path / 'missing'}"])

