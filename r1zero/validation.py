@@ -8,7 +8,6 @@ Every failure is a `ConfigError` naming the key, the value and the fix. `config.
 """
 from __future__ import annotations
 
-import importlib
 import math
 from pathlib import Path
 from typing import Any
@@ -116,22 +115,20 @@ def check_names(cfg) -> None:
 
 
 def _check_reward(name: str) -> None:
+    """A built-in or model reward, or an importable `module:function` (scoring.check_rule_reward says why not)."""
     from rewards import REWARDS
-    from r1zero.scoring import MODEL_REWARDS
+    from r1zero.scoring import MODEL_REWARDS, check_rule_reward
 
     if name in REWARDS or name in MODEL_REWARDS:
         return
-    hint = f"use one of {', '.join([*REWARDS, *MODEL_REWARDS])}, or module:function for your own"
     if ":" not in name:
-        raise ConfigError(f"`rewards.names`: unknown reward {name!r}; {hint}")
-    module, _, attr = name.partition(":")
+        names = ", ".join([*REWARDS, *MODEL_REWARDS])
+        raise ConfigError(f"`rewards.names`: unknown reward {name!r}; use one of {names}, or module:function for "
+                          "your own")
     try:
-        fn = getattr(importlib.import_module(module), attr, None)
-    except Exception as e:  # noqa: BLE001 - a user module: any import failure is a config error
-        raise ConfigError(f"`rewards.names`: {name!r}: cannot import {module} ({type(e).__name__}: {e}); {hint}") \
-            from None
-    if not callable(fn):
-        raise ConfigError(f"`rewards.names`: {name!r}: {module} has no function {attr}; {hint}")
+        check_rule_reward(name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 # ---------------------------------------------------------------------------------------------- YAML files

@@ -38,7 +38,7 @@ def test_yaml_and_overrides_types(tmp_path):
     ("rewards.timeout_s=0", "`rewards.timeout_s` must be > 0"),
     ("rewards.timeout_s=-1", "`rewards.timeout_s` must be > 0"),
     ("rewards.names=accuracy,acuracy", "`rewards.names`: unknown reward 'acuracy'; use one of accuracy,"),
-    ("rewards.names=no_such_module:fn", "`rewards.names`: 'no_such_module:fn': cannot import no_such_module"),
+    ("rewards.names=no_such_module:fn", "`rewards.names`: 'no_such_module:fn': cannot import `no_such_module`"),
     ("eval.suites=math500,math5000", "`eval.suites`: 'math5000' is neither a dataset name nor an existing file"),
     ("data.train=gsm8", "`data.train`: 'gsm8' is neither a dataset name nor an existing file"),
     ("model.name=./no/such/model", "`model.name=./no/such/model` is a path that does not exist"),
