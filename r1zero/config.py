@@ -28,7 +28,9 @@ from r1zero.validation import check_names, check_values, read_yaml
 @dataclass
 class ModelConfig:
     name: str = "smollm2-135m"  # hub id, local directory, or an embedded name (see models.py: `smollm2-135m`)
-    dtype: str = "fp32"  # fp32 | bf16: DeepSpeed bf16 (fp32 master weights; fp32 grad accumulation at ZeRO >= 1)
+    # fp32 | bf16: DeepSpeed bf16 (fp32 master weights; fp32 grad accumulation at ZeRO >= 1) | auto: bf16 where the
+    # hardware multiplies bf16 natively (a CUDA GPU with bf16, a CPU with AVX-512/AMX bf16), else fp32 (models.py)
+    dtype: str = "fp32"
     gradient_checkpointing: bool = False  # trade compute for activation memory
     attn_implementation: str = "sdpa"  # passed to transformers: sdpa | eager | flash_attention_2
 
@@ -57,7 +59,7 @@ class RolloutConfig:
     top_k: int = -1  # -1: off
     stop: list[str] = field(default_factory=list)  # extra stop strings
     # vLLM-only knobs (ignored by the hf engine)
-    vllm_dtype: str = "auto"  # auto: bf16 on CPU and GPU
+    vllm_dtype: str = "auto"  # auto: bfloat16 where bf16 is native (as model.dtype=auto), else float32
     gpu_memory_utilization: float = 0.5  # share of GPU memory (on CPU use cpu_kvcache_gib)
     cpu_kvcache_gib: float = 2.0  # KV cache in GiB on CPU (VLLM_CPU_KVCACHE_SPACE)
     tensor_parallel_size: int = 1
@@ -229,7 +231,7 @@ class Config:
 RFT_TASK_REWARDS = ("grm", "seal_knowledge")  # the tasks whose recipe has a rejection fine-tuning stage
 
 CHOICES = {
-    "model.dtype": ("fp32", "bf16"),
+    "model.dtype": ("fp32", "bf16", "auto"),
     "data.template": ("r1", "boxed", "plain", "grm", "seal"),
     "rollout.engine": ("hf", "vllm", "server"),
     "algo.advantage": ("grpo", "drgrpo", "batch"),

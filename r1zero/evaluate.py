@@ -194,7 +194,9 @@ def build_engine(cfg, model_path: str, tokenizer):
 
         from r1zero.rollout.hf import HFEngine
 
-        dtype = torch.bfloat16 if cfg.model.dtype == "bf16" else torch.float32
+        from r1zero.models import training_dtype
+
+        dtype = torch.bfloat16 if training_dtype(cfg.model.dtype)[0] == "bf16" else torch.float32
         device = "cuda" if torch.cuda.is_available() else "cpu"
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
         return HFEngine(model, tokenizer)

@@ -77,7 +77,7 @@ class Timers:
 def init(cfg: Config) -> RunContext:
     from r1zero import console, prompts
     from r1zero.config import validate
-    from r1zero.models import load_tokenizer, resolve_model
+    from r1zero.models import load_tokenizer, resolve_model, training_dtype
     from r1zero.policy import Policy
     from r1zero.scoring import Scorer, eval_reward_names
     from r1zero.tracking import Tracker
@@ -85,6 +85,9 @@ def init(cfg: Config) -> RunContext:
 
     with console.muted():  # DeepSpeed's start-up lines
         rank, world, local_world = dist.init()
+    cfg.model.dtype, why = training_dtype(cfg.model.dtype)  # `auto` becomes what this hardware runs fast
+    if why and rank == 0:
+        console.say(f"model.dtype=auto: fp32 training, since {why}")
     validate(cfg, world)
     torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
     seed_everything(cfg.train.seed + rank)

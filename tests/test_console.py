@@ -66,6 +66,8 @@ def test_engine_gets_weights_in_its_dtype(tiny):
 
 
 def test_train_prints_what_a_person_reads(tiny, tmp_path):
+    from r1zero.rollout.vllm import engine_dtype  # auto: bfloat16 where bf16 is native, else float32
+
     last, lines = cli(["train", f"model.name={tiny}", "model.dtype=fp32", "rollout.engine=vllm",
                        "rollout.cpu_kvcache_gib=1", "data.chat=false", "rollout.group_size=2",
                        "train.prompts_per_step=2", "train.micro_batch_size=4", "rollout.max_new_tokens=4",
@@ -77,7 +79,8 @@ def test_train_prints_what_a_person_reads(tiny, tmp_path):
     assert len(lines) <= 20, lines
     text = "\n".join(lines)
     for said in ("[r1zero] run: ", "[r1zero] model: ", "[r1zero] task: addition_small (241 problems)",
-                 "rollouts: vllm (bfloat16)", "[r1zero] held out, before training: addition_small_test: accuracy",
+                 f"rollouts: vllm ({engine_dtype('auto')})",
+                 "[r1zero] held out, before training: addition_small_test: accuracy",
                  "[r1zero] held out, after 1 step:", "(before ", "grpo: 100%", "s_step=", "[r1zero] plots: ",
                  "[r1zero] W&B: offline run in ", "wandb sync"):
         assert said in text, said

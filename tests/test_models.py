@@ -31,3 +31,19 @@ def test_hub_ids_and_directories_pass(tmp_path, monkeypatch):
         resolve_model("m")
     (tmp_path / "m" / "config.json").write_text("{}")
     assert resolve_model("m") == str(tmp_path / "m")
+
+
+def test_auto_dtype_is_bf16_only_where_bf16_is_native(monkeypatch):
+    """model.dtype=auto: a CPU without native bf16 matrix products trains in fp32 (bf16 matmul measured 35x slower
+    than fp32 on an AVX2-only CPU), one with them in bf16; fp32 and bf16 are kept as given."""
+    import torch
+
+    from r1zero.models import training_dtype
+
+    assert training_dtype("bf16") == ("bf16", "") and training_dtype("fp32") == ("fp32", "")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    dtype, why = training_dtype("auto")
+    assert dtype == "fp32" and "no native bf16" in why
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert training_dtype("auto") == ("bf16", "")
