@@ -33,7 +33,8 @@ KNOBS = {
     "overlong_mask": HF + ["algo.overlong=mask", "rollout.max_new_tokens=4"],  # all truncated: nothing to learn
     # vLLM (bf16) samples, the fp32 trainer scores: minibatch 2 sees moved weights; IS mask drops mismatched tokens
     "minibatches2_is_mask": [h for h in HF if not h.startswith("rollout.engine")] + [
-        "rollout.engine=vllm", "rollout.cpu_kvcache_gib=1", "train.minibatches=2", "train.micro_batch_size=8",
+        "rollout.engine=vllm", "rollout.vllm_dtype=bf16", "rollout.cpu_kvcache_gib=1", "train.minibatches=2",
+        "train.micro_batch_size=8",
         "algo.is_correction=mask", "algo.is_cap=1.001", "rollout.sync_check_every=0"],
 }
 
