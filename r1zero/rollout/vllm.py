@@ -239,9 +239,10 @@ class VLLMEngine:
         self.packed = pack_cpu_weights or not self.on_cpu  # CPU GEMM weight packing (GPU: not applicable)
         self.sleep_enabled = cfg.enable_sleep and not self.on_cpu  # vLLM-CPU has no sleep mode
         self._asleep: set[str] = set()  # "weights", "kv_cache": what sleep() released and is not back yet
-        self.dtype = getattr(torch, engine_dtype(cfg.vllm_dtype))  # what every weight handed to the engine is cast to
+        dtype = engine_dtype(cfg.vllm_dtype)  # auto probes the hardware: once
+        self.dtype = getattr(torch, dtype)  # what every weight handed to the engine is cast to
         own_load = checkpoint_to_cast(model_path, self.dtype)  # see `checkpoint_to_cast`
-        kwargs = dict(model=model_path, dtype=engine_dtype(cfg.vllm_dtype), seed=seed, max_model_len=max_model_len,
+        kwargs = dict(model=model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
                       tensor_parallel_size=cfg.tensor_parallel_size, enable_prefix_caching=cfg.enable_prefix_caching,
                       logprobs_mode="processed_logprobs", max_num_seqs=max_num_seqs,
                       enforce_eager=self.on_cpu if enforce_eager is None else enforce_eager,
