@@ -211,7 +211,7 @@ plan() {  # -> PLAN_HOSTS[], PLAN_ROLES[], PLAN_SCRIPTS[], SERVER_URLS[], HEADER
     ((LOCAL_GPUS == 0)) || HEADER+=$'\n'"# memory per GPU (r1zero/memory.py estimate): ${info#*$'\n'}"
     PLAN_HOSTS=(localhost) PLAN_ROLES=("training, $gpus ranks")
     PLAN_SCRIPTS=("$cd_root $env $(quote "$DS" --num_gpus "$gpus" --master_port "$MASTER_PORT" --no_local_rank \
-      --module r1zero.train --config "$CONFIG" "${OVERRIDES[@]}")")
+      --module r1zero train --config "$CONFIG" "${OVERRIDES[@]}")")
     return 0
   fi
   local n_train=$((n_nodes - ROLLOUT_NODES)) i
@@ -242,7 +242,7 @@ plan() {  # -> PLAN_HOSTS[], PLAN_ROLES[], PLAN_SCRIPTS[], SERVER_URLS[], HEADER
     PLAN_HOSTS+=("${HOSTS[i]}") PLAN_ROLES+=("training node_rank $i$( ((i)) || echo ' (master)')")
     PLAN_SCRIPTS+=("$cd_root $env $(quote "$DS" --hostfile "$HOSTFILE" --no_ssh --node_rank "$i" --num_nodes \
       "$n_train" --num_gpus "$gpus" --master_addr "${HOSTS[0]}" --master_port "$MASTER_PORT" --no_local_rank \
-      --module r1zero.train --config "$CONFIG" "${OVERRIDES[@]}" "${extra[@]}")")
+      --module r1zero train --config "$CONFIG" "${OVERRIDES[@]}" "${extra[@]}")")
   done
 }
 

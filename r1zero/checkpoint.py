@@ -102,9 +102,9 @@ def save(policy, root: Path, step: int, trainer_state: dict[str, Any], keep_last
         for stale in [*root.glob(".tmp-*"), *root.glob(".trash-*")]:
             shutil.rmtree(stale, ignore_errors=True)
     dist.barrier()
-    state = {"step": step, "world_size": world_size, "zero_stage": policy.cfg.train.zero_stage, **trainer_state}
+    state = {"step": step, "world_size": world_size, "zero_stage": policy.zero_stage, **trainer_state}
     try:
-        policy.engine.save_checkpoint(str(root), tag=tmp.name, client_state={}, save_latest=False)
+        policy.save_state(tmp)
         torch.save(rng_state(), tmp / f"rng_rank{rank}.pt")
         if rank == 0:
             (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1))
@@ -154,14 +154,14 @@ def export_model(policy, tokenizer, out: Path, rank: int = 0, world_size: int = 
     later stage or `r1zero eval --model` can load it. Atomic: written to a temp dir, then renamed. Collective."""
     out = Path(out)
     tmp = out.with_name(f".tmp-{out.name}")
-    with policy.gathered():
-        if rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            policy.module.save_pretrained(str(tmp), safe_serialization=True)
-            tokenizer.save_pretrained(str(tmp))
-            _fsync_tree(tmp)
-            _remove(out)
-            os.replace(tmp, out)
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    policy.save_pretrained(tmp)  # collective under ZeRO-3 (gathers the shards); rank 0 writes
+    if rank == 0:
+        tokenizer.save_pretrained(str(tmp))
+        _fsync_tree(tmp)
+        _remove(out)
+        os.replace(tmp, out)
     dist.barrier()
     return out
 
@@ -244,19 +244,18 @@ def load(policy, path: Path, rank: int = 0, world_size: int = 1) -> dict[str, An
                           "from another one (checkpoint.resume=PATH), or checkpoint.resume=auto for the newest "
                           "complete one")
     state = json.loads((path / "trainer_state.json").read_text())
-    stage = policy.cfg.train.zero_stage
+    stage = policy.zero_stage
     saved = state.get("world_size", world_size), state.get("zero_stage", stage)
     if saved != (world_size, stage) and (stage > 0 or saved[1] > 0):
         raise ResumeError(f"checkpoint {path} was saved by {saved[0]} ranks with ZeRO-{saved[1]}, this run has "
                           f"{world_size} with ZeRO-{stage}: ZeRO shards do not move between layouts; resume with "
                           f"the same ranks and train.zero_stage={saved[1]}")
     try:
-        load_dir, _ = policy.engine.load_checkpoint(str(path.parent), tag=path.name, load_optimizer_states=True,
-                                                    load_lr_scheduler_states=True)
+        loaded = policy.load_state(path)
     except (AssertionError, RuntimeError, OSError, KeyError, ValueError) as e:
         raise ResumeError(f"DeepSpeed could not load checkpoint {path} ({one_line(e)}): resume from another "
                           "one (checkpoint.resume=PATH) or start over (checkpoint.resume=never)") from e
-    if load_dir is None:
+    if not loaded:
         raise ResumeError(f"DeepSpeed found no checkpoint in {path}: resume from another one")
     rng_file = path / f"rng_rank{rank}.pt"
     if rng_file.is_file():

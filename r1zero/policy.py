@@ -334,13 +334,33 @@ class Policy:
                         yield n, q.detach()
                 bucket, size = [], 0
 
-    def gathered(self):
-        """Context in which every parameter is full (ZeRO-3) — for saving an HF model. No-op otherwise."""
-        if self.cfg.train.zero_stage != 3:
-            return nullcontext()
-        import deepspeed
+    # ------------------------------------------------------------------------------------------ state on disk
 
-        return deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
+    @property
+    def zero_stage(self) -> int:
+        return self.cfg.train.zero_stage
+
+    def save_state(self, tag_dir) -> None:
+        """Model, optimizer and LR scheduler into `tag_dir` (one shard per rank under ZeRO). Collective."""
+        self.engine.save_checkpoint(str(tag_dir.parent), tag=tag_dir.name, client_state={}, save_latest=False)
+
+    def load_state(self, tag_dir) -> bool:
+        """Restore what `save_state` wrote; False when DeepSpeed found nothing there. Collective."""
+        load_dir, _ = self.engine.load_checkpoint(str(tag_dir.parent), tag=tag_dir.name, load_optimizer_states=True,
+                                                  load_lr_scheduler_states=True)
+        return load_dir is not None
+
+    def save_pretrained(self, out_dir) -> None:
+        """The current weights as a Hugging Face model directory, written by rank 0. Collective under ZeRO-3, whose
+        shards are gathered for it."""
+        gathered = nullcontext()
+        if self.zero_stage == 3:
+            import deepspeed
+
+            gathered = deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
+        with gathered:
+            if self.rank == 0:
+                self.module.save_pretrained(str(out_dir), safe_serialization=True)
 
 
 def _finite(tensors: list[torch.Tensor]) -> bool:

@@ -1,6 +1,9 @@
-"""Run plumbing for `train.py`: building everything a run needs, timers, metric reduction, the end-of-run summary.
+"""Building a run for `train.py` (distributed start, data, policy, engine, rewards, tracker, resume), the weight
+hand-off, timers and the end-of-run summary.
 
-Kept out of train.py so that the loop there stays readable; nothing here decides *what* a step does.
+Kept out of train.py so that the loop there stays readable; nothing here decides *what* a step does. The per-step
+data helpers live beside what they handle: `scoring.slice_scores`/`merge_groups`/`sample_rows` beside `Scores`,
+`tracking.reduce_metrics` beside `Tracker`; every collective is in `dist.py`.
 """
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ import torch
 from r1zero import checkpoint, dist
 from r1zero.config import Config, flatten
 from r1zero.errors import DataError, ModelError, RewardError, converting
-from r1zero.scoring import Scores
 
 
 @dataclass
@@ -256,53 +258,6 @@ def progress(ctx: RunContext, step: int):
     from tqdm import tqdm
 
     return tqdm(total=ctx.cfg.train.steps, initial=step, disable=ctx.rank != 0, dynamic_ncols=True, desc="grpo")
-
-
-# ---------------------------------------------------------------------------------------------- per-step data
-
-
-def slice_scores(s: Scores, a: int, b: int) -> Scores:
-    return Scores(s.rewards[a:b], {k: v[a:b] for k, v in s.per_reward.items()}, s.infos[a:b], {})
-
-
-def merge_groups(groups: list, n_generated: int, n_informative: int, verify: dict[str, float]):
-    """(row, rollouts, scores) per group -> rows per rollout, flat rollouts, merged Scores, generation stats.
-    `verify`: the step's verify/* counters and the model rewards' own metrics, passed through as they are."""
-    rows = [row for row, rolls, _ in groups for _ in rolls]
-    rollouts = [r for _, rolls, _ in groups for r in rolls]
-    rewards = torch.cat([s.rewards for _, _, s in groups])
-    names = list(groups[0][2].per_reward)
-    per = {n: [v for _, _, s in groups for v in s.per_reward[n]] for n in names}
-    infos = [i for _, _, s in groups for i in s.infos]
-    metrics = {"reward/mean": float(rewards.mean()), **{f"reward/{n}/mean": sum(v) / len(v) for n, v in per.items()},
-               **verify}
-    lengths = [len(r.completion_ids) for r in rollouts]
-    stats = {"completion/mean_length": sum(lengths) / len(lengths),
-             "completion/max_length": float(max(lengths)),
-             "completion/clipped_frac": sum(r.truncated for r in rollouts) / len(rollouts),
-             "completion/tokens": float(sum(lengths)),
-             "sampling/generated": float(n_generated),
-             "sampling/informative_groups": float(min(n_informative, len(groups)))}
-    return rows, rollouts, Scores(rewards, per, infos, metrics), stats
-
-
-def sample_rows(rows: list[dict], rollouts, scores: Scores, count: int) -> list[dict]:
-    out = []
-    for i in range(min(count, len(rollouts))):
-        out.append({"problem": rows[i]["problem"], "answer": str(rows[i]["answer"]), "completion": rollouts[i].text,
-                    "reward": float(scores.rewards[i]), "finish": rollouts[i].finish_reason,
-                    **{f"reward/{k}": float(v[i]) for k, v in scores.per_reward.items()}})
-    return out
-
-
-def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
-    """Mean over ranks (sums for counters) so rank 0 logs the global picture."""
-    if world == 1:
-        return metrics
-    keys = sorted(metrics)  # the same order on every rank
-    totals = dist.all_sum([metrics[k] for k in keys])
-    sums = ("verify/", "completion/tokens", "sampling/generated", "sampling/informative_groups")
-    return {k: (v if k.startswith(sums) else v / world) for k, v in zip(keys, totals)}
 
 
 # ---------------------------------------------------------------------------------------------- end of run

@@ -139,3 +139,40 @@ class Scorer:
             self.pool.close()
         for reward in self.model_rewards.values():
             reward.close()
+
+
+# ------------------------------------------------------------------------------- one step's scores, by group
+
+
+def slice_scores(s: Scores, a: int, b: int) -> Scores:
+    return Scores(s.rewards[a:b], {k: v[a:b] for k, v in s.per_reward.items()}, s.infos[a:b], {})
+
+
+def merge_groups(groups: list, n_generated: int, n_informative: int, verify: dict[str, float]):
+    """(row, rollouts, scores) per group -> rows per rollout, flat rollouts, merged Scores, generation stats.
+    `verify`: the step's verify/* counters and the model rewards' own metrics, passed through as they are."""
+    rows = [row for row, rolls, _ in groups for _ in rolls]
+    rollouts = [r for _, rolls, _ in groups for r in rolls]
+    rewards = torch.cat([s.rewards for _, _, s in groups])
+    names = list(groups[0][2].per_reward)
+    per = {n: [v for _, _, s in groups for v in s.per_reward[n]] for n in names}
+    infos = [i for _, _, s in groups for i in s.infos]
+    metrics = {"reward/mean": float(rewards.mean()), **{f"reward/{n}/mean": sum(v) / len(v) for n, v in per.items()},
+               **verify}
+    lengths = [len(r.completion_ids) for r in rollouts]
+    stats = {"completion/mean_length": sum(lengths) / len(lengths),
+             "completion/max_length": float(max(lengths)),
+             "completion/clipped_frac": sum(r.truncated for r in rollouts) / len(rollouts),
+             "completion/tokens": float(sum(lengths)),
+             "sampling/generated": float(n_generated),
+             "sampling/informative_groups": float(min(n_informative, len(groups)))}
+    return rows, rollouts, Scores(rewards, per, infos, metrics), stats
+
+
+def sample_rows(rows: list[dict], rollouts, scores: Scores, count: int) -> list[dict]:
+    out = []
+    for i in range(min(count, len(rollouts))):
+        out.append({"problem": rows[i]["problem"], "answer": str(rows[i]["answer"]), "completion": rollouts[i].text,
+                    "reward": float(scores.rewards[i]), "finish": rollouts[i].finish_reason,
+                    **{f"reward/{k}": float(v[i]) for k, v in scores.per_reward.items()}})
+    return out

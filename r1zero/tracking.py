@@ -22,11 +22,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from r1zero import dist
+
 
 def wandb_mode(mode: str) -> str:
     if mode == "auto":
         return "online" if os.environ.get("WANDB_API_KEY") else "offline"
     return mode
+
+
+def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
+    """Mean over ranks (sums for counters) so rank 0 logs the global picture."""
+    if world == 1:
+        return metrics
+    keys = sorted(metrics)  # the same order on every rank
+    totals = dist.all_sum([metrics[k] for k in keys])
+    sums = ("verify/", "completion/tokens", "sampling/generated", "sampling/informative_groups")
+    return {k: (v if k.startswith(sums) else v / world) for k, v in zip(keys, totals)}
 
 
 LOGS = ("metrics.jsonl", "samples.jsonl")

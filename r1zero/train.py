@@ -1,8 +1,10 @@
 """The GRPO loop. This file is the documentation of how a step works: read `train()` top to bottom.
 
-    python -m r1zero.train --config launch/configs/cpu_default.yaml optim.lr=1e-5      # one process
-    deepspeed --num_gpus 8 -m r1zero.train --config launch/configs/qwen2.5-math-1.5b_math_8gpu.yaml  # GPUs
-    torchrun --nproc_per_node 2 -m r1zero.train --config ... train.zero_stage=3         # CPU, several ranks (gloo)
+    python -m r1zero train --config launch/configs/cpu_default.yaml optim.lr=1e-5      # one process
+    deepspeed --num_gpus 8 --module r1zero train --config launch/configs/qwen2.5-math-1.5b_math_8gpu.yaml  # GPUs
+    torchrun --nproc_per_node 2 -m r1zero train --config ... train.zero_stage=3         # CPU, several ranks (gloo)
+
+The command line (r1zero/cli.py) calls `train(cfg)`; this module imports no CLI.
 """
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ import torch
 from r1zero import checkpoint, console, runtime
 from r1zero.advantages import dynamic_sampling_keep, frac_zero_std, group_advantages, overlong_soft_penalty
 from r1zero.batching import make_batch
-from r1zero.config import Config, flatten
+from r1zero.config import Config
 from r1zero.dist import all_true
 from r1zero.errors import BadStepsError
 from r1zero.evaluate import evaluate_suite
 from r1zero.rollout.base import SamplingParams
+from r1zero.scoring import merge_groups, sample_rows, slice_scores
+from r1zero.tracking import reduce_metrics
 
 
 def train(cfg: Config) -> dict:
@@ -76,10 +80,10 @@ def train(cfg: Config) -> dict:
         metrics["perf/tokens_per_s"] = gen_stats["completion/tokens"] * world / max(timers.total(), 1e-9)
         skipped += round(metrics["train/nonfinite"] * cfg.algo.mu * cfg.train.minibatches)
         metrics["train/skipped_steps"] = float(skipped)  # optimizer steps not applied since the run began
-        metrics = runtime.reduce_metrics(metrics, world)
+        metrics = reduce_metrics(metrics, world)
         ctx.tracker.log(step + 1, metrics)
         if cfg.log.samples_every and (step + 1) % cfg.log.samples_every == 0:
-            ctx.tracker.log_samples(step + 1, runtime.sample_rows(rows, rollouts, scores, cfg.log.samples_count))
+            ctx.tracker.log_samples(step + 1, sample_rows(rows, rollouts, scores, cfg.log.samples_count))
         progress.update(1)
         progress.set_postfix(reward=f"{metrics['reward/mean']:.3f}", s_step=f"{timers.total():.1f}")
         checkpoint.kill_point(f"logged:{step + 1}")
@@ -133,12 +137,12 @@ def generate_and_score(ctx, sampling: SamplingParams, timers, step: int):
         keep = dynamic_sampling_keep(scores.rewards, G) if cfg.algo.dynamic_sampling else torch.ones(len(rollouts),
                                                                                                       dtype=torch.bool)
         for g, row in enumerate(rows):
-            item = (row, rollouts[g * G:(g + 1) * G], runtime.slice_scores(scores, g * G, (g + 1) * G))
+            item = (row, rollouts[g * G:(g + 1) * G], slice_scores(scores, g * G, (g + 1) * G))
             (kept if bool(keep[g * G]) else spare).append(item)
         if all_true(len(kept) >= want):
             break
     groups = (kept + spare)[:want]  # informative groups first; pad with uninformative ones to keep shapes fixed
-    return runtime.merge_groups(groups, n_generated, len(kept), {**verify, **extra})
+    return merge_groups(groups, n_generated, len(kept), {**verify, **extra})
 
 
 def run_eval(ctx, step: int, before: dict[str, float] | None = None) -> dict[str, float]:
@@ -184,14 +188,7 @@ def save(ctx, step: int, evals: dict, skipped: int = 0) -> None:
                     ctx.rank, ctx.world_size)
 
 
-def main(argv: list[str] | None = None) -> None:
-    from r1zero.cli import main as cli_main
-
-    cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    main()
-
-
-__all__ = ["train", "flatten"]
+if __name__ == "__main__":  # the command line moved to `python -m r1zero train` (cli.py imports this loop)
+    print("r1zero: run `python -m r1zero train --config FILE key=value ...` (or `r1zero train ...`); "
+          "`python -m r1zero.train` is the loop's module, not a command", file=sys.stderr)
+    sys.exit(2)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from rewards.answer import Ans
 from rewards.scalar import equations_proportional, linear_root
 
 LESS = {"<": "<", r"\le": r"\le", ">": "<", r"\ge": r"\le"}
@@ -123,8 +124,6 @@ def flip(op: str) -> str:
 def as_interval(rel):
     """`x > 5` -> (5, \\infty); `-2 \\le x < 7` -> [-2, 7); a linear inequality in one variable is solved first;
     None when the relation is not an inequality in one variable."""
-    from rewards.structure import Ans
-
     items, ops = rel.items, rel.ops
     if not ops or not all(op in LESS for op in ops):
         return None
@@ -153,8 +152,6 @@ def as_interval(rel):
 
 def _solve_linear(left, right, op: str):
     """`a x + b  op  c x + d` with one variable -> (bound, op for `x op bound`), or None."""
-    from rewards.structure import Ans
-
     if left.kind != "scalar" or right.kind != "scalar":
         return None
     solved = linear_root(left.text, right.text)
@@ -166,8 +163,6 @@ def _solve_linear(left, right, op: str):
 
 
 def interval(low, high, closed_low: bool, closed_high: bool):
-    from rewards.structure import Ans
-
     return Ans("seq", items=(low, high), brackets=("[" if closed_low else "(") + ("]" if closed_high else ")"))
 
 

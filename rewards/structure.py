@@ -19,9 +19,9 @@ two shapes with these order rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
+from rewards.answer import Ans
 from rewards.normalize import KEEP_WORDS as MATH_WORDS
 from rewards.relations import as_interval, is_label, rel_equal
 from rewards.scalar import scalar_equal
@@ -42,15 +42,6 @@ NUMBER_WORDS = {w: i for i, w in enumerate(
     "seventeen eighteen nineteen twenty".split())}
 NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
-
-
-@dataclass(frozen=True)
-class Ans:
-    kind: str  # scalar | word | choice | seq | set | list | matrix | union | rel
-    text: str = ""
-    items: tuple = ()
-    brackets: str = ""  # seq: opening and closing bracket, e.g. "(]"
-    ops: tuple = ()  # rel: the operators between items
 
 
 # --------------------------------------------------------------------------------------------- splitting

@@ -178,9 +178,9 @@ def _eval_totals():
 
 
 def _step_metrics():
-    from r1zero import runtime
+    from r1zero.tracking import reduce_metrics
 
-    return runtime.reduce_metrics({"reward/mean": 0.5, "verify/errors": 1.0}, 2)
+    return reduce_metrics({"reward/mean": 0.5, "verify/errors": 1.0}, 2)
 
 
 @pytest.mark.parametrize("call", [_policy_sum, _step_metrics, _eval_totals], ids=["policy", "metrics", "eval"])

@@ -141,11 +141,11 @@ DRY_RUN_2_NODES = """\
 # hostfile: {hostfile}; launcher: ssh to the other nodes; each node runs the lines under its name
 # gpu-a: training node_rank 0 (master)
 cd {root} && {env} {ds} --hostfile {hostfile} --no_ssh --node_rank 0 --num_nodes 2 --num_gpus 8 \
---master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero.train \
+--master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero train \
 --config launch/configs/qwen2.5-7b_math_2x8gpu.yaml log.run_name=exp1 train.steps=3
 # gpu-b: training node_rank 1
 cd {root} && {env} {ds} --hostfile {hostfile} --no_ssh --node_rank 1 --num_nodes 2 --num_gpus 8 \
---master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero.train \
+--master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero train \
 --config launch/configs/qwen2.5-7b_math_2x8gpu.yaml log.run_name=exp1 train.steps=3
 """
 
@@ -163,7 +163,7 @@ wait
 # then, from here: wait until http://gpu-b:9000 http://gpu-b:9001 answer /health (up to 1800 s)
 # gpu-a: training node_rank 0 (master)
 cd {root} && {env} {ds} --hostfile {hostfile} --no_ssh --node_rank 0 --num_nodes 1 --num_gpus 2 \
---master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero.train \
+--master_addr gpu-a --master_port 29500 --no_local_rank --module r1zero train \
 --config launch/configs/qwen2.5-7b_math_2x8gpu.yaml 'rollout.stop=</answer>' rollout.engine=server \
 rollout.servers=http://gpu-b:9000,http://gpu-b:9001 rollout.api_key_file=runs/launch/rollout-9000.key
 """
