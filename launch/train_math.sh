@@ -304,7 +304,7 @@ run_on() {  # run_on HOST SCRIPT: in the background, in its own process group (s
   LAST_PID=$!
 }
 
-# shellcheck disable=SC2317  # called by the EXIT trap
+# shellcheck disable=SC2317,SC2329  # run by the EXIT trap below, which shellcheck does not follow
 stop_all() {
   local pid
   for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
