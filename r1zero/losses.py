@@ -37,7 +37,7 @@ A trainer step, per micro-batch:
     logp, ent     = head_logprobs(hidden[mask], lm_head.weight, None, targets, temperature, chunk)  # [n] each
     is_w, s1      = importance_weights(old_logp, sampler_logp, mask, mode, cap)
     loss, s2      = POLICY_LOSSES[algo.loss](logp, old_logp, mb, algo, norm, is_w)
-  where pg is:
+  which for pg is
     pg, s2        = policy_loss(logp, old_logp, adv, mask, clip_low, clip_high, loss_agg, norm, is_w)
     loss          = pg + beta * aggregate(kl_penalty(logp, ref_logp, "k3"), mask, loss_agg, norm)
 """
@@ -368,10 +368,15 @@ def register_loss(name: str, select: Callable | None = None):
     return add
 
 
+def selection(loss: str) -> Callable | None:
+    """The `select` hook of `algo.loss=loss`; None for a loss that learns from every completion."""
+    return getattr(POLICY_LOSSES[loss], "select", None)  # also None for an entry put in the dict by hand
+
+
 def select_completions(loss_mask: Tensor, rewards: Tensor, algo: AlgoConfig) -> tuple[Tensor, dict[str, float]]:
     """(loss_mask [N, T] without the completions `algo.loss` does not select, the selection's metrics) for a step's
     rewards [N]; the mask as it is and no metrics for a loss without a `select` hook."""
-    select = POLICY_LOSSES[algo.loss].select
+    select = selection(algo.loss)
     if select is None:
         return loss_mask, {}
     keep, metrics = select(rewards, algo)  # Bool[N]
@@ -402,8 +407,7 @@ def accepted_completions(rewards: Tensor, algo: AlgoConfig) -> tuple[Tensor, dic
 @register_loss("rft", select=accepted_completions)
 def rft_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo: AlgoConfig, norm: float | Tensor,
              is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-    """Rejection fine-tuning (ReST-EM, the grm and seal tasks' supervised stage): the negative log-likelihood of the
-    accepted completions (`select` masked the others). No ratio, no KL, no importance weights: the accepted
-    completions are targets, not samples whose probability is being reweighted."""
+    """Rejection fine-tuning (ReST-EM, the grm and seal tasks' supervised stage): the NLL of the accepted completions.
+    No ratio, KL or importance weight: they are targets, not samples whose probability is being reweighted."""
     loss = sft_loss(logp, mb.loss_mask, norm, algo.loss_agg)
     return loss, {"loss/sft": loss.detach()}

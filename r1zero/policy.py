@@ -183,7 +183,7 @@ class Policy:
         norm = self._all_sum(losses.aggregation_norm(mini.loss_mask, a.loss_agg, self.cfg.rollout.max_new_tokens))
         # a loss that selects its completions (rft) with none selected anywhere: a zero gradient, and the step runs at
         # lr 0 (else Adam's momentum would still move the weights on a step that learned nothing)
-        empty = losses.POLICY_LOSSES[a.loss].select is not None and self._all_sum(float(mini.loss_mask.sum())) == 0
+        empty = losses.selection(a.loss) is not None and self._all_sum(float(mini.loss_mask.sum())) == 0
         scale = float(self.world_size)  # undo DeepSpeed's average over ranks (it also divides by gas: we disable it)
         stats: dict[str, list[torch.Tensor]] = {}
         bad, applied = False, True

@@ -125,6 +125,7 @@ def test_a_loss_registered_in_a_test_runs_end_to_end(registries):
         loss = losses.aggregate(-adv * logp, mb.loss_mask, algo.loss_agg, norm)
         return loss, {"loss/plain": loss.detach()}
 
+    assert losses.selection("plain_pg") is top_half and losses.selection("pg") is None
     policy = _policy(["algo.loss=plain_pg"])
     adv = torch.tensor([2.0, -1.0, 1.0, -2.0])
     batch = _batch(adv)
