@@ -7,7 +7,9 @@ completions of prompt b in row b. Every function here takes that flat [N] tensor
     keep     = dynamic_sampling_keep(rewards, G)                                            # algo.dynamic_sampling
     adv      = group_advantages(rewards, G, mode=cfg.algo.advantage)                        # [N], one per sequence
 
-Modes (`algo.advantage`), with r the rewards of one group, mean/std over the group's G values unless said otherwise:
+Estimators (`algo.advantage`): one registry, `ADVANTAGES` (name -> fn(r [B, G], eps) -> [B, G], filled by
+`@register_advantage(name)`); `group_advantages` calls the entry. With r the rewards of one group, mean/std over the
+group's G values unless said otherwise:
     grpo    A = (r - mean(r)) / (std(r) + eps)     DeepSeekMath GRPO. std is the *unbiased* one (torch.std default,
                                                    divisor G-1), as TRL's GRPOTrainer computes it.
     drgrpo  A = r - mean(r)                        Dr. GRPO: no std division (it up-weights easy/hard prompts).
@@ -18,14 +20,28 @@ Modes (`algo.advantage`), with r the rewards of one group, mean/std over the gro
                                                    With G == 1 a group has no peers and its own mean would cancel
                                                    the reward, so the whole batch is the group:
                                                    A = (r - mean_N) / (std_N + eps).
-In every mode a group whose rewards are all equal gets advantage exactly 0 (not 0/eps noise, never NaN).
+In every mode a group whose rewards are all equal gets advantage exactly 0 (not 0/eps noise, never NaN):
+`group_advantages` sets it for G >= 2, an estimator that accepts G == 1 sees to it itself. A new estimator is one
+decorated function here plus its test.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-ADVANTAGE_MODES = ("grpo", "drgrpo", "batch")
+ADVANTAGES: dict[str, Callable[[Tensor, float], Tensor]] = {}  # algo.advantage -> fn(rewards [B, G], eps) -> [B, G]
+
+
+def register_advantage(name: str):
+    """Decorator: the function becomes `algo.advantage=name` (config.validate reads the names from ADVANTAGES)."""
+    def add(fn: Callable[[Tensor, float], Tensor]) -> Callable[[Tensor, float], Tensor]:
+        if name in ADVANTAGES:
+            raise ValueError(f"advantage estimator {name!r} is registered twice")
+        ADVANTAGES[name] = fn
+        return fn
+    return add
 
 
 def _groups(rewards: Tensor, group_size: int) -> Tensor:
@@ -55,27 +71,43 @@ def dynamic_sampling_keep(rewards: Tensor, group_size: int) -> Tensor:
 
 def group_advantages(rewards: Tensor, group_size: int, mode: str = "grpo", eps: float = 1e-6) -> Tensor:
     """Float[N] advantages, one per sequence, from Float[N] prompt-major rewards (see the module doc for modes)."""
-    if mode not in ADVANTAGE_MODES:
-        raise ValueError(f"unknown advantage mode {mode!r}; choose one of {', '.join(ADVANTAGE_MODES)}")
+    if mode not in ADVANTAGES:
+        raise ValueError(f"unknown advantage mode {mode!r}; choose one of {', '.join(ADVANTAGES)}")
     r = _groups(rewards, group_size)  # [B, G]
-    if group_size == 1:
-        if mode != "batch":
-            raise ValueError(f"advantage mode {mode!r} compares completions of one prompt: it needs group_size >= 2 "
-                             "(use mode 'batch' for one completion per prompt)")
-        flat = r.view(-1)  # [N]
-        if flat.numel() < 2 or bool(flat.amax() == flat.amin()):  # all equal: exactly 0, not rounding noise / eps
-            return torch.zeros_like(flat)
-        centred = flat - flat.mean()
-        return centred / (flat.std() + eps)  # [N]
-    centred = r - r.mean(dim=1, keepdim=True)  # [B, G]
-    if mode == "grpo":
-        adv = centred / (r.std(dim=1, keepdim=True) + eps)  # unbiased std, divisor G-1
-    elif mode == "drgrpo":
-        adv = centred
-    else:  # batch
-        adv = centred / (centred.std() + eps)  # one scale for all N values
-    equal = zero_std_groups(rewards, group_size)[:, None]  # [B, 1]
-    return torch.where(equal, torch.zeros_like(adv), adv).view(-1)  # [N]
+    adv = ADVANTAGES[mode](r, eps)  # [B, G]
+    if group_size > 1:  # a group of one is always "all equal": the estimator decided (batch: the batch is the group)
+        equal = zero_std_groups(rewards, group_size)[:, None]  # [B, 1]
+        adv = torch.where(equal, torch.zeros_like(adv), adv)
+    return adv.reshape(-1)  # [N]
+
+
+def _centred(r: Tensor, mode: str) -> Tensor:
+    """[B, G] rewards minus their group's mean; refuses G == 1 (a completion's own mean cancels its reward)."""
+    if r.shape[1] == 1:
+        raise ValueError(f"advantage mode {mode!r} compares completions of one prompt: it needs group_size >= 2 "
+                         "(use mode 'batch' for one completion per prompt)")
+    return r - r.mean(dim=1, keepdim=True)  # [B, G]
+
+
+@register_advantage("grpo")
+def grpo_advantages(r: Tensor, eps: float) -> Tensor:
+    return _centred(r, "grpo") / (r.std(dim=1, keepdim=True) + eps)  # unbiased std, divisor G-1
+
+
+@register_advantage("drgrpo")
+def drgrpo_advantages(r: Tensor, eps: float) -> Tensor:
+    return _centred(r, "drgrpo")
+
+
+@register_advantage("batch")
+def batch_advantages(r: Tensor, eps: float) -> Tensor:
+    if r.shape[1] > 1:
+        centred = _centred(r, "batch")  # [B, G]
+        return centred / (centred.std() + eps)  # one scale for all N values
+    flat = r.view(-1)  # [N]: G == 1, the whole batch is the group
+    if flat.numel() < 2 or bool(flat.amax() == flat.amin()):  # all equal: exactly 0, not rounding noise / eps
+        return torch.zeros_like(r)
+    return ((flat - flat.mean()) / (flat.std() + eps)).view_as(r)  # [N, 1]
 
 
 def overlong_soft_penalty(lengths: Tensor, max_new_tokens: int, buffer: int, penalty: float) -> Tensor:

@@ -234,12 +234,7 @@ CHOICES = {
     "model.dtype": ("fp32", "bf16", "auto"),
     "data.template": ("r1", "boxed", "plain", "grm", "seal"),
     "rollout.engine": ("hf", "vllm", "server"),
-    "algo.advantage": ("grpo", "drgrpo", "batch"),
-    "algo.loss_agg": ("token_mean", "seq_mean", "constant"),
-    "algo.kl_estimator": ("k1", "k2", "k3"),
     "algo.overlong": ("none", "mask", "soft"),
-    "algo.is_correction": ("auto", "off", "truncate", "mask"),
-    "algo.loss": ("pg", "rft"),
     "grm.judge_engine": ("hf", "vllm"),
     "seal.inner_model": ("policy", "initial"),
     "optim.name": ("adamw", "sgd"),
@@ -247,6 +242,16 @@ CHOICES = {
     "train.zero_stage": (0, 1, 2, 3),
     "log.wandb_mode": ("auto", "online", "offline", "disabled"),
 }
+
+
+def choices() -> dict[str, tuple]:
+    """CHOICES plus the algorithm knobs, whose names are those of the registries and tables that implement them
+    (imported here, not at the top: importing config.py must not import torch, which `console.setup` precedes)."""
+    from r1zero import advantages, losses
+
+    return {**CHOICES, "algo.advantage": tuple(advantages.ADVANTAGES), "algo.loss": tuple(losses.POLICY_LOSSES),
+            "algo.loss_agg": losses.LOSS_AGGS, "algo.kl_estimator": losses.KL_ESTIMATORS,
+            "algo.is_correction": ("auto", *losses.IS_MODES)}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -347,7 +352,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 def validate(cfg: Config, world_size: int = 1) -> None:
     """Raise ConfigError for any inconsistent setting, saying how to fix it."""
     flat = _flatten(cfg.to_dict())
-    for key, allowed in CHOICES.items():
+    for key, allowed in choices().items():
         if flat[key] not in allowed:
             raise ConfigError(f"`{key}` is {flat[key]!r}; choose one of {', '.join(map(str, allowed))}")
     t, r, a, e = cfg.train, cfg.rollout, cfg.algo, cfg.eval

@@ -25,16 +25,32 @@ computed `chunk_tokens` positions at a time; the backward recomputes each chunk'
 [chunk, V] block (fp32) exists at a time, in forward and in backward, instead of [n, V] logits, their fp32 copies
 and their gradient (n = 4 x 3,000 completion tokens x Qwen2.5's 151,936 entries = 7 GB per fp32 copy).
 
+Policy losses (`algo.loss`): one registry, `POLICY_LOSSES` (name -> function, filled by `@register_loss(name)`), one
+signature `fn(logp, old_logp, mb, algo, norm, is_weights) -> (loss, stats)`; `Policy` calls the entry, knows no variant.
+    algo.loss   loss                                                  learns from (its `select` hook)
+    pg          policy_loss(...) + beta * aggregate(kl_penalty(...))  every completion
+    rft         sft_loss(...)  (rejection fine-tuning, ReST-EM)       reward > algo.rft_threshold
+The trainer masks the completions a loss does not select (`select_completions`); a step in which it selected none on
+any rank runs at lr 0. A new loss is one decorated function here plus its test.
+
 A trainer step, per micro-batch:
     logp, ent     = head_logprobs(hidden[mask], lm_head.weight, None, targets, temperature, chunk)  # [n] each
     is_w, s1      = importance_weights(old_logp, sampler_logp, mask, mode, cap)
+    loss, s2      = POLICY_LOSSES[algo.loss](logp, old_logp, mb, algo, norm, is_w)
+  which for pg is
     pg, s2        = policy_loss(logp, old_logp, adv, mask, clip_low, clip_high, loss_agg, norm, is_w)
     loss          = pg + beta * aggregate(kl_penalty(logp, ref_logp, "k3"), mask, loss_agg, norm)
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from r1zero.batching import Batch
+    from r1zero.config import AlgoConfig
 
 LOSS_AGGS = ("token_mean", "seq_mean", "constant")
 KL_ESTIMATORS = ("k1", "k2", "k3")
@@ -330,3 +346,68 @@ def importance_weights(trainer_logp: Tensor, sampler_logp: Tensor, mask: Tensor,
 def sft_loss(logp: Tensor, mask: Tensor, norm: float | Tensor, loss_agg: str = "token_mean") -> Tensor:
     """Scalar negative log-likelihood of the masked tokens, logp [b, T], with the same aggregation as the PG loss."""
     return aggregate(-logp, mask, loss_agg, norm)
+
+
+# ---------------------------------------------------------------------------------------------- the loss registry
+
+POLICY_LOSSES: dict[str, Callable] = {}  # algo.loss -> fn(logp, old_logp, mb, algo, norm, is_weights), see the doc
+
+
+def register_loss(name: str, select: Callable | None = None):
+    """Decorator: the function becomes `algo.loss=name` (config.validate reads the names from POLICY_LOSSES).
+
+    fn(logp [b, T], old_logp [b, T], mb, algo, norm, is_weights [b, T] | None) -> (loss, detached stats), with mb the
+    micro-batch on logp's device (`advantages`, `loss_mask`, `ref_lp`) and algo `cfg.algo`. `select(rewards [N],
+    algo) -> (Bool[N], metrics)`, if given, picks the completions the loss learns from (`select_completions`)."""
+    def add(fn: Callable) -> Callable:
+        if name in POLICY_LOSSES:
+            raise ValueError(f"policy loss {name!r} is registered twice")
+        fn.select = select
+        POLICY_LOSSES[name] = fn
+        return fn
+    return add
+
+
+def selection(loss: str) -> Callable | None:
+    """The `select` hook of `algo.loss=loss`; None for a loss that learns from every completion."""
+    return getattr(POLICY_LOSSES[loss], "select", None)  # also None for an entry put in the dict by hand
+
+
+def select_completions(loss_mask: Tensor, rewards: Tensor, algo: AlgoConfig) -> tuple[Tensor, dict[str, float]]:
+    """(loss_mask [N, T] without the completions `algo.loss` does not select, the selection's metrics) for a step's
+    rewards [N]; the mask as it is and no metrics for a loss without a `select` hook."""
+    select = selection(algo.loss)
+    if select is None:
+        return loss_mask, {}
+    keep, metrics = select(rewards, algo)  # Bool[N]
+    return loss_mask & keep[:, None], metrics
+
+
+@register_loss("pg")
+def clipped_pg_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo: AlgoConfig, norm: float | Tensor,
+                    is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """The clipped policy gradient (GRPO, DAPO, Dr. GRPO differ only in advantage, clip range and aggregation),
+    plus beta x the KL estimate to the reference (`mb.ref_lp`) when beta > 0."""
+    pg, stats = policy_loss(logp, old_logp, mb.advantages, mb.loss_mask, algo.clip_low, algo.clip_high,
+                            algo.loss_agg, norm, is_weights=is_weights)
+    stats["loss/policy"] = pg.detach()
+    if algo.beta <= 0:
+        return pg, stats
+    kl = aggregate(kl_penalty(logp, mb.ref_lp, algo.kl_estimator), mb.loss_mask, algo.loss_agg, norm)
+    stats["loss/kl"] = kl.detach()
+    return pg + algo.beta * kl, stats
+
+
+def accepted_completions(rewards: Tensor, algo: AlgoConfig) -> tuple[Tensor, dict[str, float]]:
+    """Bool[N]: rft's accepted completions, reward > algo.rft_threshold (rewards [N] after any overlong penalty)."""
+    accepted = rewards > algo.rft_threshold  # [N]
+    return accepted, {"rft/accepted_frac": float(accepted.float().mean())}
+
+
+@register_loss("rft", select=accepted_completions)
+def rft_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo: AlgoConfig, norm: float | Tensor,
+             is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """Rejection fine-tuning (ReST-EM, the grm and seal tasks' supervised stage): the NLL of the accepted completions.
+    No ratio, KL or importance weight: they are targets, not samples whose probability is being reweighted."""
+    loss = sft_loss(logp, mb.loss_mask, norm, algo.loss_agg)
+    return loss, {"loss/sft": loss.detach()}

@@ -181,9 +181,9 @@ class Policy:
     def _optimizer_step(self, mini: Batch) -> dict[str, float]:
         a = self.cfg.algo
         norm = self._all_sum(losses.aggregation_norm(mini.loss_mask, a.loss_agg, self.cfg.rollout.max_new_tokens))
-        # rft with no accepted completion anywhere: a zero gradient, and the step runs at lr 0 (else Adam's momentum
-        # would still move the weights on a step that learned nothing)
-        empty = a.loss == "rft" and self._all_sum(float(mini.loss_mask.sum())) == 0
+        # a loss that selects its completions (rft) with none selected anywhere: a zero gradient, and the step runs at
+        # lr 0 (else Adam's momentum would still move the weights on a step that learned nothing)
+        empty = losses.selection(a.loss) is not None and self._all_sum(float(mini.loss_mask.sum())) == 0
         scale = float(self.world_size)  # undo DeepSpeed's average over ranks (it also divides by gas: we disable it)
         stats: dict[str, list[torch.Tensor]] = {}
         bad, applied = False, True
@@ -261,19 +261,8 @@ class Policy:
         if mb.sampler_lp is not None and self.is_mode != "off":
             is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap)
             stats.update(is_stats)
-        if a.loss == "rft":  # rejection fine-tuning: NLL of the accepted completions (train.py masked the rest)
-            loss = losses.sft_loss(logp, mb.loss_mask, norm, a.loss_agg)
-            stats["loss/sft"] = loss.detach()
-            return loss, stats
-        pg, pg_stats = losses.policy_loss(logp, old, mb.advantages, mb.loss_mask, a.clip_low, a.clip_high,
-                                          a.loss_agg, norm, is_weights=is_w)
-        stats.update(pg_stats)
-        loss = pg
-        stats["loss/policy"] = pg.detach()
-        if a.beta > 0:
-            kl = losses.aggregate(losses.kl_penalty(logp, mb.ref_lp, a.kl_estimator), mb.loss_mask, a.loss_agg, norm)
-            loss = loss + a.beta * kl
-            stats["loss/kl"] = kl.detach()
+        loss, loss_stats = losses.POLICY_LOSSES[a.loss](logp, old, mb, a, norm, is_w)  # the variant: losses.py
+        stats.update(loss_stats)
         return loss, stats
 
     def _grad_norm_stage0(self) -> float | None:

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from r1zero import checkpoint, console, runtime
+from r1zero import checkpoint, console, losses, runtime
 from r1zero.advantages import dynamic_sampling_keep, frac_zero_std, group_advantages, overlong_soft_penalty
 from r1zero.batching import make_batch
 from r1zero.config import Config
@@ -51,8 +51,8 @@ def train(cfg: Config) -> dict:
         adv = group_advantages(rewards, cfg.rollout.group_size, cfg.algo.advantage)
         # 5. tensors: prompt + completion ids, completion mask, sampler logprobs
         batch = make_batch(rollouts, adv, ctx.pad_id, mask_truncated=cfg.algo.overlong == "mask")
-        if cfg.algo.loss == "rft":  # rejection fine-tuning (grm/seal tasks): learn only the accepted completions
-            batch.loss_mask = batch.loss_mask & (rewards > cfg.algo.rft_threshold)[:, None]
+        # a loss may learn only some completions (rft: the accepted ones); the others leave the loss mask
+        batch.loss_mask, selected = losses.select_completions(batch.loss_mask, rewards, cfg.algo)
         # 6. logprobs the update needs: old (if the weights move before the last micro-batch) and reference.
         #    The rollout engine sleeps from here to the weight sync (vLLM on GPU frees its memory for training)
         ctx.engine.sleep()
@@ -73,8 +73,7 @@ def train(cfg: Config) -> dict:
         # 9. log: one step, all sinks (rank 0)
         metrics.update(scores.metrics)
         metrics.update(gen_stats)
-        if cfg.algo.loss == "rft":
-            metrics["rft/accepted_frac"] = float((rewards > cfg.algo.rft_threshold).float().mean())
+        metrics.update(selected)  # rft/accepted_frac
         metrics["reward/frac_zero_std"] = frac_zero_std(scores.rewards, cfg.rollout.group_size)
         metrics.update(timers.metrics())
         metrics["perf/tokens_per_s"] = gen_stats["completion/tokens"] * world / max(timers.total(), 1e-9)

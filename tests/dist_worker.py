@@ -14,7 +14,7 @@ import torch
 
 from r1zero.batching import make_batch
 from r1zero.config import load_config
-from r1zero import dist
+from r1zero import dist, losses
 from r1zero.policy import Policy
 from r1zero.rollout.base import Rollout
 
@@ -44,8 +44,8 @@ def run(model_dir: str, stage: int, micro: int, rank: int, world: int, loss_agg:
     share = N // world
     mine = slice(rank * share, (rank + 1) * share)
     batch = make_batch(rollouts[mine], adv[mine], pad_id=0)
-    if loss == "rft":  # as train.py does: only the accepted completions (here: advantage > 0) are learned
-        batch.loss_mask = batch.loss_mask & (adv[mine] > 0)[:, None]
+    # as train.py does: rft learns only the accepted completions (reward > rft_threshold = 0; here the rewards are adv)
+    batch.loss_mask, _ = losses.select_completions(batch.loss_mask, adv[mine], cfg.algo)
     if cfg.algo.beta > 0:
         batch.ref_lp = policy.logprobs(batch, reference=True)
     metrics = policy.update(batch)
