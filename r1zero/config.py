@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from r1zero.errors import ConfigError  # noqa: F401 - a config problem: what is wrong, where (file / key), the fix
-from r1zero.validation import check_names, check_values, read_yaml
+from r1zero.validation import check_names, check_values, cli_value, read_yaml
 
 
 @dataclass
@@ -314,15 +312,6 @@ def _set(cfg: Config, dotted: str, value: Any, where: str) -> None:
             raise ConfigError(f"{where}: `{'.'.join(parts[:i + 1])}` is not a section")
 
 
-def _parse_cli_value(raw: str) -> Any:
-    """`key=value` from the command line: YAML scalars (numbers, true/false), else the raw string."""
-    try:
-        v = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
-    return raw if v is None else v
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, check: bool = True) -> Config:
     """Defaults <- YAML file <- `a.b=c` overrides, then `validate` (`check=False`: the caller validates later; the
     command line does, after `console.setup`: validation imports reward modules, and with them torch)."""
@@ -340,7 +329,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if "=" not in item:
             raise ConfigError(f"command line: override `{item}` must look like section.key=value")
         key, raw_value = item.split("=", 1)
-        _set(cfg, key.strip(), _parse_cli_value(raw_value), "command line")
+        _set(cfg, key.strip(), cli_value(raw_value), "command line")
     if check:
         validate(cfg)
     return cfg

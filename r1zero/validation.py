@@ -9,6 +9,7 @@ Every failure is a `ConfigError` naming the key, the value and the fix. `config.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,14 @@ def _check_reward(name: str) -> None:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently), and reads
+    only true/false as booleans (YAML 1.2): YAML 1.1 would turn `algo.is_correction: off` into False, not "off"."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_StrictLoader.yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in rules if tag != _BOOL]
+                                         for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_StrictLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -151,6 +159,19 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) 
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def cli_value(raw: str) -> Any:
+    """`key=value` from the command line: a YAML scalar read as in a config file (numbers, true/false), else the
+    raw string."""
+    loader = _StrictLoader(raw)
+    try:
+        value = loader.get_single_data()
+    except yaml.YAMLError:
+        return raw
+    finally:
+        loader.dispose()
+    return raw if value is None else value
 
 
 def read_yaml(path: Path) -> Any:

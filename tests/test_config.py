@@ -16,6 +16,17 @@ def test_yaml_and_overrides_types(tmp_path):
     assert flatten(cfg)["train.steps"] == 7
 
 
+def test_off_on_yes_no_stay_words_for_word_knobs(tmp_path):
+    """YAML 1.1 reads off/on/yes/no as booleans; `algo.is_correction: off` must be the mode "off" (file and command
+    line), while a boolean knob still takes them."""
+    p = tmp_path / "c.yaml"
+    p.write_text("algo:\n  is_correction: off\nmodel:\n  gradient_checkpointing: yes\n")
+    cfg = load_config(p)
+    assert cfg.algo.is_correction == "off" and cfg.model.gradient_checkpointing is True
+    cfg = load_config(None, ["algo.is_correction=off", "model.gradient_checkpointing=on", "log.verbose=no"])
+    assert cfg.algo.is_correction == "off" and cfg.model.gradient_checkpointing is True and cfg.log.verbose is False
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.stepz=3", "unknown config key `train.stepz`"),
     ("trainer.steps=3", "unknown config key `trainer.steps`"),
