@@ -3,7 +3,7 @@
     python benchmarks/bench_grm.py --before smollm2-135m --after runs/grm-grpo/final_model \
         [--stage rft=runs/grm-rft/final_model] [--k 1,4,8] [--data grm_addition_small_test] [--limit 0]
 
-Each model is evaluated by `python -m r1zero.grm eval` in its own process (a fresh engine each): max(k) critiques
+Each model is evaluated by `r1zero grm eval` in its own process (a fresh engine each): max(k) critiques
 per pair sampled once, voting (sum of parsed scores) over the first k for each k; a pair is right when the correct
 response's sum is strictly greater (ties and unparsed: wrong). Writes `benchmarks/results/grm_pairwise.{json,md}`
 (`--out`), the per-model eval directories under `--work` (`--reuse` re-reports the ones whose settings match), and
@@ -34,7 +34,7 @@ def run_eval(label: str, model: str, args, work: Path) -> dict:
         if old["model"] == model and old["data"] == args.data and all(old["settings"][k] == v for k, v in same.items()):
             print(f"[bench_grm] {label}: reusing {out / 'results.json'}", file=sys.stderr, flush=True)
             return old
-    cmd = [sys.executable, "-m", "r1zero.grm", "eval", "--model", model, "--data", args.data, "--k", args.k,
+    cmd = [sys.executable, "-m", "r1zero.cli", "grm", "eval", "--model", model, "--data", args.data, "--k", args.k,
            "--engine", args.engine, "--temperature", str(args.temperature), "--max-new-tokens",
            str(args.max_new_tokens), "--limit", str(args.limit), "--seed", str(args.seed), "--label", label,
            "--out", str(out), "--wandb-mode", args.wandb_mode]
@@ -84,28 +84,18 @@ def markdown(summary: dict) -> str:
 
 
 def log_wandb(summary: dict, work: Path, mode: str) -> str | None:
-    from r1zero.tracking import wandb_mode
+    from r1zero.tracking import TableData, write_result_run
 
-    mode = wandb_mode(mode)
-    if mode == "disabled":
-        return None
-    import wandb
-
-    run = wandb.init(project="r1zero", job_type="bench-grm", name="bench-grm", dir=str(work), mode=mode,
-                     config={k: v for k, v in summary.items() if k != "models"}, reinit="finish_previous")
-    rows = []
-    for k in summary["k"]:
-        run.log({f"grm/pairwise_accuracy/{label}": r["per_k"][str(k)]["accuracy"]
-                 for label, r in summary["models"].items()}, step=k)
-    for label, r in summary["models"].items():
-        for k, m in r["per_k"].items():
-            run.summary[f"grm/{label}/pairwise_accuracy@{k}"] = m["accuracy"]
-            rows.append([label, r["model"], int(k), m["accuracy"], m["tie_rate"], m["parse_rate"]])
-    run.log({"grm/pairwise": wandb.Table(columns=["model", "path", "k", "accuracy", "tie_rate", "parse_rate"],
-                                         data=rows)})
-    wandb_dir = str(Path(run.dir).parent)
-    run.finish()
-    return wandb_dir
+    models = summary["models"]
+    rows = [[label, r["model"], int(k), m["accuracy"], m["tie_rate"], m["parse_rate"]]
+            for label, r in models.items() for k, m in r["per_k"].items()]
+    return write_result_run(
+        work, "bench-grm", "bench-grm", mode, config={k: v for k, v in summary.items() if k != "models"},
+        summary={f"grm/{label}/pairwise_accuracy@{k}": m["accuracy"]
+                 for label, r in models.items() for k, m in r["per_k"].items()},
+        history=[(k, {f"grm/pairwise_accuracy/{label}": r["per_k"][str(k)]["accuracy"] for label, r in models.items()})
+                 for k in summary["k"]],
+        logs=[{"grm/pairwise": TableData(["model", "path", "k", "accuracy", "tie_rate", "parse_rate"], rows)}])
 
 
 def _without_notes(argv: list[str]) -> list[str]:

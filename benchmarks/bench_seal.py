@@ -6,7 +6,7 @@
     python benchmarks/bench_seal.py --trained DIR --reuse-before runs/bench-seal-x/eval-before   # skip "before"
 
 For the base model (`--base`, default smollm2-135m: before outer-loop training) and the trained one (`--trained`, or
-the `final_model` of the `--train CONFIG` run), `python -m r1zero.seal eval` on the held-out passages (`--data`,
+the `final_model` of the `--train CONFIG` run), `r1zero seal eval` on the held-out passages (`--data`,
 default seal_gsm8k_test, all 50): one greedy self-edit per passage, a LoRA inner update, closed-book accuracy
 before/after the update, forgetting on `seal.forgetting_suite`. The inner loop updates the model that wrote the
 self-edit when the config says `seal.inner_model: policy` (SEAL), or the base model when `initial`.
@@ -112,26 +112,14 @@ def markdown(res: dict) -> str:
 
 
 def log_wandb(res: dict, work: Path, mode: str) -> str | None:
-    from r1zero.tracking import wandb_mode
+    from r1zero.tracking import TableData, write_result_run
 
-    mode = wandb_mode(mode)
-    if mode == "disabled":
-        return None
-    import wandb
-
-    run = wandb.init(project="r1zero", job_type="bench-seal", name="bench-seal", dir=str(work), mode=mode,
-                     config={"base": res["base"], "trained": res.get("trained"), "data": res["data"]},
-                     reinit="finish_previous")
-    rows = []
-    for phase in ("before", "after"):
-        if res.get(phase):
-            for k in KEYS:
-                run.summary[f"seal_{phase}/{k}"] = res[phase]["metrics"][k]
-                rows.append([phase, k, res[phase]["metrics"][k]])
-    run.log({"seal_gain": wandb.Table(columns=["phase", "metric", "value"], data=rows)})
-    wandb_dir = str(Path(run.dir).parent)
-    run.finish()
-    return wandb_dir
+    phases = [phase for phase in ("before", "after") if res.get(phase)]
+    rows = [[phase, k, res[phase]["metrics"][k]] for phase in phases for k in KEYS]
+    return write_result_run(work, "bench-seal", "bench-seal", mode,
+                            config={"base": res["base"], "trained": res.get("trained"), "data": res["data"]},
+                            summary={f"seal_{phase}/{k}": v for phase, k, v in rows},
+                            logs=[{"seal_gain": TableData(["phase", "metric", "value"], rows)}])
 
 
 def main() -> None:
@@ -149,7 +137,7 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="config overrides for the evaluations and the training run")
     args = p.parse_args()
     from r1zero.config import load_config
-    from r1zero.seal_eval import evaluate
+    from r1zero.tasks.seal.eval import evaluate
 
     t0, work = time.time(), Path(args.work or f"runs/bench-seal-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     command = "python benchmarks/bench_seal.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])

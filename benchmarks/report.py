@@ -166,35 +166,25 @@ def markdown(report: dict) -> str:
 
 def log_wandb(report: dict, out: Path, mode: str) -> str | None:
     """One W&B run: training curves as history, plots as images, eval and benchmark numbers in the summary."""
-    from r1zero.tracking import wandb_mode
+    from r1zero.tracking import ImageFile, TableData, write_result_run
 
-    mode = wandb_mode(mode)
-    if mode == "disabled":
-        return None
-    import wandb
-
-    run = wandb.init(project="r1zero", job_type="report", name=out.name, dir=str(out), mode=mode,
-                     config={"command": report["command"]}, reinit="finish_previous")
+    history, logs, summary = [], [], {}
     if report.get("run"):
-        for r in report["run"]["rows"]:
-            run.log({k: v for k, v in r.items() if k not in ("step", "time") and v is not None}, step=r["step"])
-        run.log({"plots/curves": wandb.Image(report["run"]["curves_png"]),
-                 "plots/timing": wandb.Image(report["run"]["timing_png"])})
+        history = [(r["step"], {k: v for k, v in r.items() if k not in ("step", "time") and v is not None})
+                   for r in report["run"]["rows"]]
+        logs.append({"plots/curves": ImageFile(report["run"]["curves_png"]),
+                     "plots/timing": ImageFile(report["run"]["timing_png"])})
     ev = (report.get("eval") or {}).get("result")
     if ev:
         data = [[s, m, float(v)] for s, r in ev["suites"].items() for m, v in r["metrics"].items()]
-        run.log({"eval_summary": wandb.Table(columns=["suite", "metric", "value"], data=data)})
-        for s, m, v in data:
-            run.summary[f"eval/{s}/{m}"] = v
+        logs.append({"eval_summary": TableData(["suite", "metric", "value"], data)})
+        summary.update({f"eval/{s}/{m}": v for s, m, v in data})
     for name, b in report.get("bench", {}).items():
-        for k, v in (b["result"] or {}).items():
-            if isinstance(v, (int, float)):
-                run.summary[f"bench/{name}/{k}"] = v
+        summary.update({f"bench/{name}/{k}": v for k, v in (b["result"] or {}).items() if isinstance(v, (int, float))})
     for k, v in report["load"].items():
-        run.summary[f"machine/load_avg_{k}" if k != "cpus" else "machine/cpus"] = v
-    wandb_dir = str(Path(run.dir).parent)
-    run.finish()
-    return wandb_dir
+        summary[f"machine/load_avg_{k}" if k != "cpus" else "machine/cpus"] = v
+    return write_result_run(out, "report", out.name, mode, config={"command": report["command"]}, summary=summary,
+                            history=history, logs=logs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,10 @@
-"""`r1zero train|eval|score ...`: the command line.
+"""`r1zero train|eval|score|grm|seal ...`: the command line.
 
     r1zero train --config launch/configs/cpu_default.yaml optim.lr=1e-5 train.steps=20
     r1zero eval  --model smollm2-135m --suites math500,gsm8k_test --k 8 --temperature 0.6 --limit 100
     r1zero score IN.jsonl -o OUT.jsonl          (same as `python -m rewards score`)
+    r1zero grm build-data|eval ...              (the tasks: r1zero/tasks/cli.py)
+    r1zero seal build-data|eval ...
 
 `train` prints one JSON object as its last line of output: run_dir, wandb_dir, wall_s, steps, eval_before,
 eval_after, metrics, reward_curve.
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from r1zero.tasks import cli as tasks_cli
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. data.template=boxed")
     s = sub.add_parser("score", help="score a JSONL file with the rule-based verifiers")
     s.add_argument("rest", nargs=argparse.REMAINDER)
+    tasks_cli.add_parsers(sub)
     argv = _drop_local_rank(sys.argv[1:] if argv is None else list(argv))
     args, extra = parser.parse_known_args(argv)
     if args.cmd == "score":
@@ -113,9 +118,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(rewards_main(["score", *args.rest, *extra]))
     args.argv, args.verbose = argv[1:], False
     if extra:
+        if not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = list(args.overrides) + extra
     try:
-        code = {"train": _train, "eval": _eval}[args.cmd](args)
+        code = {"train": _train, "eval": _eval, **tasks_cli.COMMANDS}[args.cmd](args)
     except BaseException as e:  # noqa: BLE001 - every error leaves as one message and its exit code
         if isinstance(e, SystemExit):
             raise

@@ -109,7 +109,7 @@ class RewardsConfig:
 
 @dataclass
 class GRMConfig:
-    """The `grm_judge` model reward (r1zero/grm.py): a generative reward model scores completions by voting."""
+    """The `grm_judge` model reward (r1zero/tasks/grm.py): a generative reward model scores completions by voting."""
 
     judge_model: str = ""  # model of the judge; empty: the run's model.name (as it was at the start)
     judge_engine: str = "hf"  # hf | vllm: the judge's own engine (never the policy's)
@@ -123,8 +123,8 @@ class GRMConfig:
 
 @dataclass
 class SealConfig:
-    """The `seal_knowledge` model reward (r1zero/seal.py): a LoRA update on the self-edit, then closed-book
-    questions about the passage."""
+    """The `seal_knowledge` model reward (r1zero/tasks/seal/): a LoRA update on the self-edit, then closed-book
+    questions about the passage. The inner loop's knobs (`InnerSettings`) take their defaults from here only."""
 
     inner_model: str = "policy"  # policy (the current weights, as in SEAL) | initial (the run's starting model)
     lora_rank: int = 8

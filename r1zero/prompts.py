@@ -63,7 +63,7 @@ TEMPLATES: dict[str, Template] = {
         raw="{problem}\n" + BOXED_INSTRUCTION + "\n",
         user="{problem}\n" + BOXED_INSTRUCTION,
     ),
-    # SPCT generative reward model (r1zero/grm.py, rewards/grm.py): {problem} holds the query and the numbered
+    # SPCT generative reward model (r1zero/tasks/grm.py, rewards/grm.py): {problem} holds the query and the numbered
     # responses; the model writes principles, a critique, then one score per response on the last line.
     "grm": Template(
         # A few-shot prompt: measured on SmolLM2-135M-Instruct (30-40 held-out pairs x 4 samples, T=0.7), the raw
@@ -82,7 +82,7 @@ TEMPLATES: dict[str, Template] = {
         prefill="Principles:",
         stop=("}",),
     ),
-    # SEAL knowledge incorporation (r1zero/seal.py): {problem} holds a passage; the completion is the self-edit.
+    # SEAL knowledge incorporation (r1zero/tasks/seal/): {problem} holds a passage; the completion is the self-edit.
     # Asking for "implications" (SEAL's wording) got SmolLM2-135M to write generic morals ("The passage highlights the
     # importance of planning"): 0.04 closed-book accuracy after the update on 10 passages, vs 0.12 with this wording.
     "seal": Template(

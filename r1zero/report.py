@@ -5,7 +5,7 @@
     plot_timing(metrics.jsonl rows, out.png)                # step time by phase (timing/*), stacked bars
     plot_run(run_dir, eval_points)                          # the PNGs every training run leaves in runs/<name>/
 
-matplotlib and wandb are imported only inside the functions that need them.
+matplotlib is imported only inside the functions that need it; the W&B run is `tracking.write_result_run`'s.
 """
 from __future__ import annotations
 
@@ -88,31 +88,22 @@ def pick_samples(completions: list[dict], per_suite: int) -> list[dict]:
 def log_eval_wandb(result: dict, completions: list[dict], out_dir: Path, mode: str,
                    samples_per_suite: int) -> str | None:
     """One W&B run: summary `eval/<suite>/<metric>`, a summary table, a bar chart per suite, a samples table."""
-    from r1zero.tracking import wandb_mode
+    from r1zero.tracking import BarData, TableData, write_result_run
 
-    mode = wandb_mode(mode)
-    if mode == "disabled":
-        return None
-    import wandb
-
-    run = wandb.init(project="r1zero", job_type="eval", name=f"eval-{Path(str(result['model'])).name}",
-                     dir=str(out_dir), mode=mode, config={"model": result["model"], **result["settings"]},
-                     reinit="finish_previous")
     rows = [[suite, name, float(v)] for suite, r in result["suites"].items() for name, v in r["metrics"].items()]
-    for suite, name, v in rows:
-        run.summary[f"eval/{suite}/{name}"] = v
-    run.log({"summary": wandb.Table(columns=["suite", "metric", "value"], data=rows)})
+    charts = []
     for suite, r in result["suites"].items():
-        bars = wandb.Table(columns=["metric", "value"], data=[[n, float(v)] for n, v in r["metrics"].items()
-                                                              if n.startswith(MAIN_METRICS)])
-        run.log({f"charts/{suite}": wandb.plot.bar(bars, "metric", "value", title=f"{suite}: accuracy")})
+        bars = TableData(["metric", "value"], [[n, float(v)] for n, v in r["metrics"].items()
+                                               if n.startswith(MAIN_METRICS)])
+        charts.append({f"charts/{suite}": BarData(bars, "metric", "value", f"{suite}: accuracy")})
     cols = ["suite", "id", "sample", "problem", "gold", "pred", "correct", "finish", "length", "completion"]
-    picked = pick_samples(completions, samples_per_suite)
-    run.log({"samples": wandb.Table(columns=cols, data=[[str(c[k]) if k in ("id", "pred") else c[k] for k in cols]
-                                                        for c in picked])})
-    wandb_dir = str(Path(run.dir).parent)
-    run.finish()
-    return wandb_dir
+    picked = [[str(c[k]) if k in ("id", "pred") else c[k] for k in cols]
+              for c in pick_samples(completions, samples_per_suite)]
+    return write_result_run(out_dir, "eval", f"eval-{Path(str(result['model'])).name}", mode,
+                            config={"model": result["model"], **result["settings"]},
+                            summary={f"eval/{suite}/{name}": v for suite, name, v in rows},
+                            logs=[{"summary": TableData(["suite", "metric", "value"], rows)}, *charts,
+                                  {"samples": TableData(cols, picked)}])
 
 
 # ------------------------------------------------------------------------------ training-run plots

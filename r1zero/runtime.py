@@ -162,10 +162,12 @@ def _datasets(cfg: Config, tok, rank: int, world: int):
 
 
 def build_model_rewards(cfg: Config, model_path: str, tok, policy, rank: int, run_dir: Path) -> dict:
-    """The model rewards named in `rewards.names` (scoring.MODEL_REWARDS), built once per rank."""
+    """The model rewards named in `rewards.names` (scoring.MODEL_REWARDS), built once per rank; they get the
+    policy's weights function and the world size (scoring.ModelReward), not the policy."""
     from r1zero.scoring import MODEL_REWARDS, model_reward_class
 
-    return {name: model_reward_class(name)(cfg, model_path, tok, policy, rank, run_dir)
+    weights, world = policy.named_parameters_for_sync, policy.world_size
+    return {name: model_reward_class(name)(cfg, model_path, tok, weights, world, rank, run_dir)
             for name in cfg.rewards.names if name in MODEL_REWARDS}
 
 

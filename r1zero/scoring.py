@@ -10,19 +10,18 @@ with every column of the file (nested columns as dicts), its `problem` and `answ
 module must be importable by the trainer and the workers (on PYTHONPATH, or installed); `check_rule_reward` says so
 before the run starts. Held-out evaluation reports its mean too (`eval_reward_names`).
 
-Model rewards. A few tasks need a model to judge a completion: the SPCT judge (`grm_judge`, r1zero/grm.py) and the
-SEAL inner loop (`seal_knowledge`, r1zero/seal.py). They are named in `rewards.names` like any reward, looked up in
-the explicit `MODEL_REWARDS` dict, and computed in the trainer process (each bounds its own work: the judge through
-its engine's max_new_tokens, SEAL in its own worker pool with hard time and memory limits). A model reward is built as
-`cls(cfg, model_path, tokenizer, policy, rank, run_dir)` and has `score(texts, samples) -> (scores, infos)` (total: a
-bad item is 0.0 with info["error"], a timeout also sets info["timeout"]), `metrics() -> dict` (its own metrics since
-the last call) and `close()`.
+Model rewards. A few tasks need a model to judge a completion: the SPCT judge (`grm_judge`, r1zero/tasks/grm.py) and
+the SEAL inner loop (`seal_knowledge`, r1zero/tasks/seal/reward.py). They are named in `rewards.names` like any
+reward, looked up in the explicit `MODEL_REWARDS` dict, and computed in the trainer process (each bounds its own
+work: the judge through its engine's max_new_tokens, SEAL in its own worker pool with hard time and memory limits).
+What a model reward is built from and must provide: `ModelReward` below, the one statement of the contract.
 """
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 import torch
 
@@ -31,9 +30,35 @@ from r1zero.rollout.base import Rollout
 if TYPE_CHECKING:  # config validation looks up MODEL_REWARDS here: no import back
     from r1zero.config import RewardsConfig
 
-MODEL_REWARDS: dict[str, str] = {  # name -> "module:Class"
-    "grm_judge": "r1zero.grm:JudgeReward",  # SPCT generative reward model: k sampled critiques, scores summed
-    "seal_knowledge": "r1zero.seal:SealReward",  # SEAL: LoRA update on the self-edit, gain on the passage's questions
+# The trainer's current weights: a zero-argument callable iterating (HF parameter name, full tensor) pairs
+# (`Policy.named_parameters_for_sync`). Collective under ZeRO-3: every rank must iterate it to the end, and each
+# tensor is full only until the next one is asked for (copy what you keep).
+WeightsFn = Callable[[], Iterator[tuple[str, torch.Tensor]]]
+
+
+class ModelReward(Protocol):
+    """A model reward, built once per rank as `cls(cfg, model_path, tokenizer, weights, world_size, rank, run_dir)`:
+    the run config, the run's starting model directory and its tokenizer, the trainer's weights (`WeightsFn`; None
+    outside a trainer), the number of ranks, this rank, and the run directory (shared by the ranks) for its files.
+    It never gets the Policy: what it reads of the trainer is `weights`, and it must not change them."""
+
+    def __init__(self, cfg, model_path: str, tokenizer, weights: WeightsFn | None, world_size: int, rank: int,
+                 run_dir: Path) -> None: ...
+
+    def score(self, texts: list[str], samples: list[dict]) -> tuple[list[float], list[dict]]:
+        """One score and info dict per completion. Total: a bad item is 0.0 with info["error"] (a timeout also sets
+        info["timeout"]), never an exception. Called on every rank with that rank's completions."""
+
+    def metrics(self) -> dict[str, float]:
+        """Its own metrics since the last call (the same keys on every rank and call: ranks reduce them)."""
+
+    def close(self) -> None: ...
+
+
+MODEL_REWARDS: dict[str, str] = {  # name -> "module:Class" of a ModelReward
+    "grm_judge": "r1zero.tasks.grm:JudgeReward",  # SPCT generative reward model: k sampled critiques, scores summed
+    # SEAL: LoRA update on the self-edit, gain on the passage's questions
+    "seal_knowledge": "r1zero.tasks.seal.reward:SealReward",
 }
 
 

@@ -12,6 +12,10 @@ it may lack: online, those from the step W&B says it has reached (`run.starting_
 steps it has are not sent again: with an exact resume they hold the same values); offline, all of them, into the new
 offline run directory, which replaces the earlier ones of this id (renamed `superseded-offline-run-*`, so that
 `wandb sync` uploads each step once). `checkpoint.resume=never` starts a new W&B run and empty logs.
+
+A result (an evaluation, a benchmark, a task's eval) gets one W&B run of its own from `write_result_run`: config,
+summary, stepped history, then tables, bar charts and images, each described with plain data (`TableData`,
+`BarData`, `ImageFile`), so that a caller never imports wandb and a disabled mode costs nothing.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,69 @@ def reduce_metrics(metrics: dict[str, float], world: int) -> dict[str, float]:
     totals = dist.all_sum([metrics[k] for k in keys])
     sums = ("verify/", "completion/tokens", "sampling/generated", "sampling/informative_groups")
     return {k: (v if k.startswith(sums) else v / world) for k, v in zip(keys, totals)}
+
+
+@dataclass
+class TableData:
+    """A W&B table: column names and rows."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class BarData:
+    """A W&B bar chart of two columns of a table."""
+
+    table: TableData
+    label: str  # the column on the axis
+    value: str  # the column the bars show
+    title: str
+
+
+@dataclass
+class ImageFile:
+    """A W&B image from a file (a PNG plot)."""
+
+    path: str | Path
+
+
+def _to_wandb(value: Any) -> Any:
+    import wandb
+
+    if isinstance(value, TableData):
+        return wandb.Table(columns=list(value.columns), data=value.rows)
+    if isinstance(value, BarData):
+        return wandb.plot.bar(_to_wandb(value.table), value.label, value.value, title=value.title)
+    if isinstance(value, ImageFile):
+        return wandb.Image(str(value.path))
+    return value
+
+
+def write_result_run(out_dir: Path, job_type: str, name: str, mode: str, config: dict[str, Any] | None = None,
+                     summary: dict[str, Any] | None = None, history: list[tuple[int, dict[str, Any]]] = (),
+                     logs: list[dict[str, Any]] = (), project: str = "r1zero") -> str | None:
+    """One finished W&B run for a result, under `out_dir/wandb`; returns its run directory, None when disabled.
+
+    `mode`: auto (online with WANDB_API_KEY, else offline), online, offline or disabled. `history`: (step, values)
+    rows logged at their steps; then each dict of `logs` is logged as one W&B row, in order (values: numbers or
+    TableData / BarData / ImageFile); `summary`: the run's summary values."""
+    mode = wandb_mode(mode)
+    if mode == "disabled":
+        return None
+    import wandb
+
+    run = wandb.init(project=project, job_type=job_type, name=name, dir=str(out_dir), mode=mode, config=config or {},
+                     reinit="finish_previous")
+    for step, values in history:
+        run.log(values, step=step)
+    for values in logs:
+        run.log({k: _to_wandb(v) for k, v in values.items()})
+    for k, v in (summary or {}).items():
+        run.summary[k] = v
+    run_dir = str(Path(run.dir).parent)
+    run.finish()
+    return run_dir
 
 
 LOGS = ("metrics.jsonl", "samples.jsonl")

@@ -1,6 +1,6 @@
 """The SPCT generative reward model (GRM) task: parse a judge's output, reward a verdict that matches the verifier.
 
-The policy reads a question and N numbered candidate responses (`r1zero.grm.format_input`) and writes, in this
+The policy reads a question and N numbered candidate responses (`r1zero.tasks.grm.format_input`) and writes, in this
 fixed form (the `grm` prompt template asks for it):
 
     Principles: <what a correct response must do; may go on over several lines>

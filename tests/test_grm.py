@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from r1zero.grm import Votes, format_input, make_rows, pairwise_accuracy, vote
+from r1zero.tasks.grm import Votes, format_input, pairwise_accuracy, vote
+from r1zero.tasks.grm_data import make_rows
 from r1zero.rollout.base import Rollout, SamplingParams
 from rewards import REWARDS
 from rewards.grm import MAX_CHARS, grm, parse_grm
@@ -240,7 +241,7 @@ def tiny_dir(tmp_path_factory):
 
 
 def test_build_data_is_deterministic_on_a_tiny_slice(tiny_dir, tmp_path, monkeypatch):
-    from r1zero import grm as grm_mod
+    from r1zero.tasks import grm_data as grm_mod
 
     monkeypatch.setitem(grm_mod.BUILD, "n", 3)
     monkeypatch.setitem(grm_mod.BUILD, "max_new_tokens", 6)
@@ -256,13 +257,13 @@ def test_build_data_is_deterministic_on_a_tiny_slice(tiny_dir, tmp_path, monkeyp
 
 def test_judge_reward_on_a_tiny_model(tiny_dir, tmp_path):
     from r1zero.config import Config
-    from r1zero.grm import JudgeReward
+    from r1zero.tasks.grm import JudgeReward
     from r1zero.models import load_tokenizer
 
     cfg = Config()
     cfg.model.name, cfg.model.dtype = tiny_dir, "fp32"
     cfg.grm.judge_engine, cfg.grm.judge_k, cfg.grm.judge_max_new_tokens = "hf", 2, 6
-    judge = JudgeReward(cfg, tiny_dir, load_tokenizer(tiny_dir), None, 0, tmp_path)
+    judge = JudgeReward(cfg, tiny_dir, load_tokenizer(tiny_dir), None, 1, 0, tmp_path)
     try:
         texts = ["7", "The answer is 8.", "9"]
         samples = [{"problem": "What is 3 + 4?"}, {"problem": "What is 3 + 4?"}, {"answer": "9"}]
@@ -292,7 +293,7 @@ def test_eval_cli_end_to_end_with_vllm(tiny_dir, tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "eval"
     env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "WANDB_SILENT": "true"}
-    proc = subprocess.run([sys.executable, "-m", "r1zero.grm", "eval", "--model", tiny_dir, "--data", str(data),
+    proc = subprocess.run([sys.executable, "-m", "r1zero.cli", "grm", "eval", "--model", tiny_dir, "--data", str(data),
                            "--k", "1,2", "--max-new-tokens", "8", "--out", str(out), "--wandb-mode", "offline"],
                           cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=300)

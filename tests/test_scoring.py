@@ -1,7 +1,7 @@
 """The Scorer: rule-based rewards from the worker pool and model rewards (scoring.MODEL_REWARDS) in one weighted sum.
 
-The model reward here is a small in-test class: the real ones (r1zero/grm.py, r1zero/seal.py) need a model and are
-tested in their own files; this file checks only how the Scorer combines, counts and reports them.
+The model reward here is a small in-test class: the real ones (r1zero/tasks/grm.py, r1zero/tasks/seal/) need a model
+and are tested in their own files; this file checks only how the Scorer combines, counts and reports them.
 """
 import pytest
 

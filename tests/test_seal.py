@@ -1,4 +1,4 @@
-"""SEAL knowledge incorporation (r1zero/seal*.py): data, parsers, reward arithmetic, the LoRA inner loop, worker
+"""SEAL knowledge incorporation (r1zero/tasks/seal/): data, parsers, reward arithmetic, the LoRA inner loop, worker
 isolation (crash, timeout, memory cap), and SealReward end to end on a tiny random model (the policy's weights stay
 bit-identical). The training loop with this reward runs in tests/test_seal_train.py."""
 from __future__ import annotations
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1zero import seal_data
 from r1zero.config import load_config
 from r1zero.data import DATA_DIR, load_dataset
 from r1zero.models import build_tiny_model
-from r1zero.seal import METRICS, SealReward, make_tasks, reward_of, summarize, write_snapshot
-from r1zero.seal_inner import (InnerSettings, InnerTask, answer_number, doc_loss, is_correct, load_base,
-                               self_edit_docs, train_lora)
+from r1zero.tasks.seal import data as seal_data
+from r1zero.tasks.seal.edits import METRICS, make_tasks, reward_of, summarize
+from r1zero.tasks.seal.inner import (InnerSettings, InnerTask, answer_number, doc_loss, is_correct, load_base,
+                                    self_edit_docs, train_lora)
+from r1zero.tasks.seal.reward import SealReward, write_snapshot
 
 FAST = InnerSettings(lora_rank=4, lora_alpha=8, lora_targets=["q_proj", "v_proj"], inner_steps=1, inner_lr=1e-3,
                      inner_batch=4, answer_tokens=4)
@@ -149,9 +150,7 @@ def test_snapshot_round_trip(tiny, tmp_path):
 
 
 class TensorPolicy:
-    """The part of r1zero.policy.Policy that SealReward uses (named_parameters_for_sync at ZeRO 0-2)."""
-
-    world_size = 1
+    """The part of r1zero.policy.Policy that SealReward's `weights` is (named_parameters_for_sync at ZeRO 0-2)."""
 
     def __init__(self, path: str):
         from transformers import AutoModelForCausalLM
@@ -164,18 +163,23 @@ class TensorPolicy:
 
 
 @pytest.fixture(scope="module")
-def reward(tiny, tmp_path_factory):
+def policy(tiny) -> TensorPolicy:
+    return TensorPolicy(tiny)
+
+
+@pytest.fixture(scope="module")
+def reward(tiny, policy, tmp_path_factory):
     overrides = [f"seal.{k}={v}" for k, v in dict(inner_steps=1, lora_rank=4, lora_alpha=8, workers=1,
                                                    lora_targets="q_proj,v_proj", timeout_s=60, memory_gib=4,
                                                    forgetting_limit=4).items()]
     cfg = load_config(None, overrides + ["train.threads=1"])
-    rw = SealReward(cfg, tiny, None, TensorPolicy(tiny), 0, tmp_path_factory.mktemp("run"))
+    rw = SealReward(cfg, tiny, None, policy.named_parameters_for_sync, 1, 0, tmp_path_factory.mktemp("run"))
     yield rw
     rw.close()
 
 
-def test_seal_reward_end_to_end_leaves_the_policy_untouched(reward, rows):
-    before = {k: v.clone() for k, v in reward.policy.module.state_dict().items()}
+def test_seal_reward_end_to_end_leaves_the_policy_untouched(reward, policy, rows):
+    before = {k: v.clone() for k, v in policy.module.state_dict().items()}
     texts = [rows[0]["problem"], "1. Some fact.\n2. Another fact.", "", "anything"]
     samples = [rows[0], rows[0], rows[1], {"problem": "a passage without questions", "answer": "1"}]
     scores, infos = reward.score(texts, samples)
@@ -186,7 +190,7 @@ def test_seal_reward_end_to_end_leaves_the_policy_untouched(reward, rows):
     assert infos[2]["docs"] == 0 and scores[2] == 0.0  # an empty self-edit changes nothing
     assert scores[3] == 0.0 and "questions" in infos[3]["error"]
     assert "forget_before" in infos[0] and "forget_before" not in infos[1]
-    assert all(torch.equal(v, before[k]) for k, v in reward.policy.module.state_dict().items())
+    assert all(torch.equal(v, before[k]) for k, v in policy.module.state_dict().items())
     first = reward.dir / "policy-000000"
     assert (first / "seal_snapshot.json").is_file()
     m = reward.metrics()
@@ -213,8 +217,8 @@ def test_worker_crash_timeout_and_memory_cap_are_contained(reward, rows, tiny):
 def test_seal_reward_from_the_initial_model_needs_no_policy(tiny, tmp_path, rows):
     cfg = load_config(None, ["seal.inner_model=initial", "seal.forgetting_limit=0", "seal.inner_steps=1"])
     with pytest.raises(ValueError, match="needs the trainer's policy"):
-        SealReward(load_config(None, []), tiny, None, None, 0, tmp_path)
-    rw = SealReward(cfg, tiny, None, None, 0, tmp_path)
+        SealReward(load_config(None, []), tiny, None, None, 1, 0, tmp_path)
+    rw = SealReward(cfg, tiny, None, None, 1, 0, tmp_path)
     try:
         assert rw.base() == tiny and not list(Path(tmp_path / "seal").glob("policy-*"))
     finally:

@@ -1,6 +1,6 @@
 """SEAL knowledge-incorporation data, built deterministically from the shipped GSM8K splits (MIT).
 
-    python -m r1zero.seal build-data            # writes r1zero/data/seal/{train,test}.jsonl (the shipped bytes)
+    r1zero seal build-data            # writes r1zero/data/seal/{train,test}.jsonl (the shipped bytes)
 
 One row per GSM8K problem whose passage is short:
   * `problem`  = the passage: the problem statement, then its worked solution with the `<<48/2=24>>` calculator

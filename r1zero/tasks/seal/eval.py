@@ -1,10 +1,10 @@
 """Held-out SEAL evaluation: does a model's self-edit teach a copy of a model the passage?
 
-    python -m r1zero.seal eval --model runs/seal-rest/final_model --data seal_gsm8k_test --out DIR
+    r1zero seal eval --model runs/seal-rest/final_model --data seal_gsm8k_test --out DIR
 
 For each held-out passage: the model (`--model`) writes one greedy self-edit with the config's template and engine;
 the inner model (`--inner-model`, default the same model, as in SEAL) gets a fresh LoRA update on it
-(`r1zero.seal_inner`, the same code and `seal.*` knobs as the training reward) and answers the passage's questions
+(`inner.py`, the same code and `seal.*` knobs as the training reward) and answers the passage's questions
 closed-book. Reported: acc_before / acc_after / gain (mean over passages of the per-passage question accuracy),
 logp_gain (gold-answer log-probability), forget_before / forget_after / forgetting on `seal.forgetting_suite`,
 the same per question kind (`main`, `cloze`), and optionally the "train on the passage itself" baseline.
@@ -16,7 +16,8 @@ import json
 import time
 from pathlib import Path
 
-from r1zero.seal_inner import InnerPool, mean
+from r1zero.tasks.seal.edits import forgetting_rows, make_tasks, summarize
+from r1zero.tasks.seal.inner import InnerPool, InnerSettings, mean
 
 
 def generate_edits(cfg, model: str, rows: list[dict]) -> tuple[list[dict], list[str]]:
@@ -60,13 +61,12 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
              wandb_mode: str = "auto", with_passage: bool = False, command: str = "") -> dict:
     from r1zero.data import load_dataset
     from r1zero.models import resolve_model
-    from r1zero.seal import forgetting_rows, make_tasks, settings_of, summarize
 
     t0 = time.time()
     rows, edits = generate_edits(cfg, model, load_dataset(data, limit=limit))
     t_gen = time.time() - t0
     base = resolve_model(inner_model or model)
-    settings, forgetting = settings_of(cfg.seal), forgetting_rows(cfg.seal)
+    settings, forgetting = InnerSettings.from_config(cfg.seal), forgetting_rows(cfg.seal)
     with InnerPool(cfg.seal.workers, cfg.seal.timeout_s, cfg.seal.memory_gib, cfg.train.threads or 1) as pool:
         results = pool.run(make_tasks(base, base, edits, rows, settings, forgetting, cfg.train.seed))
         passage = (pool.run(make_tasks(base, base, [r["problem"] for r in rows], rows, settings, [],
@@ -123,23 +123,15 @@ def write(result: dict, edit_rows: list[dict], out_dir: Path, wandb_mode: str) -
 
 def log_wandb(result: dict, edit_rows: list[dict], out_dir: Path, mode: str, name: str | None = None) -> str | None:
     """One W&B run: summary `seal/<metric>`, a per-kind table, and the self-edits with their gains."""
-    from r1zero.tracking import wandb_mode
+    from r1zero.tracking import TableData, write_result_run
 
-    mode = wandb_mode(mode)
-    if mode == "disabled":
-        return None
-    import wandb
-
-    run = wandb.init(project="r1zero", job_type="seal-eval", dir=str(out_dir), mode=mode, reinit="finish_previous",
-                     name=name or f"seal-eval-{Path(str(result['model'])).name}",
-                     config={"model": result["model"], "inner_model": result["inner_model"], **result["settings"]})
-    for k, v in result["metrics"].items():
-        run.summary[f"seal/{k}"] = v
-    run.log({"by_kind": wandb.Table(columns=["kind", "acc_before", "acc_after", "gain", "questions"],
-                                    data=[[k, *v.values()] for k, v in result["by_kind"].items()])})
+    by_kind = TableData(["kind", "acc_before", "acc_after", "gain", "questions"],
+                        [[k, *v.values()] for k, v in result["by_kind"].items()])
     cols = ["id", "self_edit", "acc_before", "acc_after", "gain", "forget_after", "error"]
-    run.log({"edits": wandb.Table(columns=cols, data=[[str(r.get(c)) if c in ("id", "self_edit", "error")
-                                                       else r.get(c) for c in cols] for r in edit_rows])})
-    wandb_dir = str(Path(run.dir).parent)
-    run.finish()
-    return wandb_dir
+    edits = TableData(cols, [[str(r.get(c)) if c in ("id", "self_edit", "error") else r.get(c) for c in cols]
+                             for r in edit_rows])
+    return write_result_run(out_dir, "seal-eval", name or f"seal-eval-{Path(str(result['model'])).name}", mode,
+                            config={"model": result["model"], "inner_model": result["inner_model"],
+                                    **result["settings"]},
+                            summary={f"seal/{k}": v for k, v in result["metrics"].items()},
+                            logs=[{"by_kind": by_kind}, {"edits": edits}])

@@ -1,14 +1,12 @@
 """SPCT generative reward model (GRM, DeepSeek "Self-Principled Critique Tuning") as a task on the GRPO engine.
 
-    python -m r1zero.grm build-data                              # r1zero/data/grm/{train,test}.jsonl (see README)
-    python -m r1zero.grm eval --model M --data grm_addition_small_test --k 1,4,8 --out DIR [--wandb-mode offline]
+    r1zero grm build-data                              # r1zero/data/grm/{train,test}.jsonl (r1zero/tasks/grm_data.py)
+    r1zero grm eval --model M --data grm_addition_small_test --k 1,4,8 --out DIR [--wandb-mode offline]
 
 The policy reads a question and N numbered candidate responses (`format_input`), writes principles, a critique and
 one score per response (the output format and its rule reward are in `rewards/grm.py`).
-  * Data (`build-data`): candidate answers to addition_small problems are sampled from a model (plain template,
-    T=1) and labelled by the `accuracy` verifier; each row is a pair (one right, one wrong answer, in a seeded
-    random order) or a single answer. Train rows come from addition_small train problems, test rows (pairs only)
-    from addition_small_test problems: held out.
+  * Data (`build-data`, r1zero/tasks/grm_data.py): candidate answers sampled from a model and labelled by the
+    `accuracy` verifier, as pairs (one right, one wrong) or single answers.
   * Voting (`vote`): k critiques per input sampled in one engine call (n=k), each parsed; the scores of the ones that
     parse are summed per response (SPCT voting). `pairwise_accuracy`: a pair is right when the summed score of its
     correct response is strictly greater; ties, and pairs with no parsed critique, are wrong.
@@ -19,11 +17,7 @@ one score per response (the output format and its rule reward are in `rewards/gr
 """
 from __future__ import annotations
 
-import argparse
 import json
-import random
-import shlex
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,113 +25,12 @@ from pathlib import Path
 from rewards.grm import DEFAULT_MAX_SCORE, parse_grm
 from r1zero.rollout.base import SamplingParams
 
-MAX_RESPONSE_CHARS = 300  # build-data: longer candidate answers are dropped (short rows keep prompts small)
-BUILD = {"model": "smollm2-135m", "seed": 0, "n": 16, "temperature": 1.0, "max_new_tokens": 48,
-         "train_pairs_per_problem": 2, "train_singles": 60, "train_rows": 200, "test_rows": 150,
-         "drop_truncated": True}
-
 
 def format_input(query: str, responses: list[str]) -> str:
     """The `problem` text of a GRM row: the question and the numbered responses (the `grm` template wraps it)."""
     parts = [f"Question: {query.strip()}"]
     parts += [f"Response {i}: {r.strip()}" for i, r in enumerate(responses, 1)]
     return "\n\n".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------- data building
-
-
-def make_rows(problems: list[dict], candidates: list[list[tuple[str, bool]]], split: str, seed: int,
-              pairs_per_problem: int, singles: int, max_rows: int, max_score: int = DEFAULT_MAX_SCORE) -> list[dict]:
-    """GRM rows from labelled candidates (pure and deterministic given `seed`).
-
-    `candidates[i]`: (answer text, verifier verdict) of `problems[i]`. Texts are whitespace-normalised, deduplicated
-    and kept when at most MAX_RESPONSE_CHARS long. Up to `pairs_per_problem` pairs (a right and a wrong answer, each
-    used once, in random order) per problem with both kinds, and `singles` single-answer rows (half right, half
-    wrong where possible) from answers not used in pairs: at most `max_rows` rows, the singles and as many pairs as
-    fit, in shuffled order."""
-    rng = random.Random(seed)
-    pairs, spare = [], []
-    for prob, cands in zip(problems, candidates):
-        seen: dict[str, bool] = {}
-        for text, ok in cands:
-            norm = " ".join(text.split())
-            if norm and len(norm) <= MAX_RESPONSE_CHARS and norm not in seen:
-                seen[norm] = bool(ok)
-        right = [t for t, ok in seen.items() if ok]
-        wrong = [t for t, ok in seen.items() if not ok]
-        rng.shuffle(right)
-        rng.shuffle(wrong)
-        n_pairs = min(pairs_per_problem, len(right), len(wrong))
-        for j in range(n_pairs):
-            flip = rng.random() < 0.5
-            responses = [wrong[j], right[j]] if flip else [right[j], wrong[j]]
-            pairs.append(_row(prob, responses, [0, 1] if flip else [1, 0], max_score))
-        spare += [(prob, t, 1) for t in right[n_pairs:]] + [(prob, t, 0) for t in wrong[n_pairs:]]
-    rng.shuffle(spare)
-    by_label = {lab: [s for s in spare if s[2] == lab] for lab in (1, 0)}
-    chosen = by_label[1][:singles // 2]
-    chosen += by_label[0][:singles - len(chosen)]
-    chosen = chosen[:max_rows]
-    rows = pairs[:max_rows - len(chosen)] + [_row(p, [t], [lab], max_score) for p, t, lab in chosen]
-    rng.shuffle(rows)
-    return [{"id": f"grm-{split}-{i:05d}", **r} for i, r in enumerate(rows)]
-
-
-def _row(prob: dict, responses: list[str], labels: list[int], max_score: int) -> dict:
-    correct = labels.index(1) + 1 if 1 in labels else 0
-    return {"problem": format_input(prob["problem"], responses), "answer": str(correct),
-            "kind": "pair" if len(responses) > 1 else "single", "query": prob["problem"], "responses": responses,
-            "labels": labels, "gold": str(prob["answer"]), "max_score": max_score, "source_id": prob["id"]}
-
-
-def sample_candidates(engine, tokenizer, problems: list[dict], n: int, sampling: SamplingParams,
-                      chat: bool = True) -> list[list[tuple[str, bool]]]:
-    """n sampled answers per problem (plain template), each labelled by the `accuracy` verifier."""
-    from r1zero import prompts
-    from rewards.pool import RewardPool
-
-    _, ids, _ = prompts.encode_prompts(problems, "plain", tokenizer, chat, 10 ** 6)
-    rollouts = engine.generate(ids, n=n, sampling=sampling)
-    with RewardPool(["accuracy"], workers=1, timeout_s=5.0) as pool:
-        res = pool.score([r.text for r in rollouts], [problems[r.prompt_index] for r in rollouts])
-    out: list[list[tuple[str, bool]]] = [[] for _ in problems]
-    for r, s in zip(rollouts, res.per_reward["accuracy"]):
-        if not (r.truncated and BUILD["drop_truncated"]):  # a cut-off answer is not a response anyone would grade
-            out[r.prompt_index].append((r.text, s >= 1.0))
-    return out
-
-
-def build_data(out_dir: str | Path, model: str = BUILD["model"], seed: int = BUILD["seed"], limit: int = 0,
-               engine_name: str = "vllm", command: str = "") -> dict:
-    """Sample, label and write train.jsonl / test.jsonl (see the module doc); returns a summary."""
-    import torch
-
-    from r1zero.data import load_dataset, write_jsonl
-
-    cfg, tok = _engine_config(model, engine_name, BUILD["max_new_tokens"], seed)
-    engine = _build_engine(cfg, model, tok)
-    sampling = SamplingParams(max_new_tokens=BUILD["max_new_tokens"], temperature=BUILD["temperature"])
-    summary: dict = {"command": command, "model": model, **BUILD, "seed": seed, "engine": engine_name}
-    try:
-        for split, source in (("train", "addition_small"), ("test", "addition_small_test")):
-            problems = load_dataset(source, limit=limit)
-            if engine_name == "hf":  # it samples with torch's global generator (vLLM: seeded at engine start)
-                torch.manual_seed(seed)
-            cands = sample_candidates(engine, tok, problems, BUILD["n"], sampling)
-            if split == "train":
-                rows = make_rows(problems, cands, split, seed, BUILD["train_pairs_per_problem"],
-                                 BUILD["train_singles"], BUILD["train_rows"])
-            else:
-                rows = make_rows(problems, cands, split, seed + 1, 1, 0, BUILD["test_rows"])
-            path = write_jsonl(rows, Path(out_dir) / f"{split}.jsonl")
-            verdicts = [ok for c in cands for _, ok in c]
-            summary[split] = {"path": str(path), "rows": len(rows), "pairs": sum(r["kind"] == "pair" for r in rows),
-                              "problems": len(problems), "candidates": len(verdicts),
-                              "candidate_accuracy": round(sum(verdicts) / max(len(verdicts), 1), 4)}
-    finally:
-        _shutdown(engine)
-    return summary
 
 
 # ---------------------------------------------------------------------------------------------- voting
@@ -294,7 +187,7 @@ def pairwise_markdown(result: dict) -> str:
 
 def write_pairwise(result: dict, pairs: list[dict], votes: Votes, out_dir: Path, wandb_mode: str) -> dict[str, str]:
     """results.json, results.md, critiques.jsonl and a W&B run (offline without a key) in `out_dir`."""
-    from r1zero.tracking import wandb_mode as resolve_mode
+    from r1zero.tracking import TableData, write_result_run
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"json": str(out_dir / "results.json"), "markdown": str(out_dir / "results.md"),
@@ -304,20 +197,16 @@ def write_pairwise(result: dict, pairs: list[dict], votes: Votes, out_dir: Path,
             f.write(json.dumps({"id": row["id"], "labels": row["labels"], "critiques": texts,
                                 "scores": [list(p) if p else None for p in parsed], "parse": reasons},
                                ensure_ascii=False) + "\n")
-    mode = resolve_mode(wandb_mode)
-    if mode != "disabled":
-        import wandb
-
-        run = wandb.init(project="r1zero", job_type="grm-eval", dir=str(out_dir), mode=mode, reinit="finish_previous",
-                         name=f"grm-eval-{result['label'] or Path(str(result['model'])).name}",
-                         config={"model": result["model"], "data": result["data"], **result["settings"]})
-        for k, m in result["per_k"].items():
-            run.log({f"grm/pairwise_{name}": v for name, v in m.items()}, step=int(k))
-            run.summary[f"grm/pairwise_accuracy@{k}"] = m["accuracy"]
-        run.log({"grm/pairwise": wandb.Table(columns=["k", *next(iter(result["per_k"].values()))],
-                                             data=[[int(k), *m.values()] for k, m in result["per_k"].items()])})
-        files["wandb_dir"] = str(Path(run.dir).parent)
-        run.finish()
+    per_k = result["per_k"]
+    wandb_dir = write_result_run(
+        out_dir, "grm-eval", f"grm-eval-{result['label'] or Path(str(result['model'])).name}", wandb_mode,
+        config={"model": result["model"], "data": result["data"], **result["settings"]},
+        summary={f"grm/pairwise_accuracy@{k}": m["accuracy"] for k, m in per_k.items()},
+        history=[(int(k), {f"grm/pairwise_{name}": v for name, v in m.items()}) for k, m in per_k.items()],
+        logs=[{"grm/pairwise": TableData(["k", *next(iter(per_k.values()))],
+                                         [[int(k), *m.values()] for k, m in per_k.items()])}])
+    if wandb_dir:
+        files["wandb_dir"] = wandb_dir
     Path(files["markdown"]).write_text(pairwise_markdown(result), encoding="utf-8")
     Path(files["json"]).write_text(json.dumps({**result, "files": files}, indent=1), encoding="utf-8")
     return files
@@ -332,7 +221,9 @@ class JudgeReward:
     score = mean parsed score / max_score in [0, 1]; no parsed critique: 0 (info["reason"]). A sample without a
     `problem`, or a judge prompt longer than the judge's limit, is 0 with info["error"]."""
 
-    def __init__(self, cfg, model_path: str, tokenizer, policy, rank: int, run_dir: Path):
+    def __init__(self, cfg, model_path: str, tokenizer, weights, world_size: int, rank: int, run_dir: Path):
+        """The model-reward contract (r1zero/scoring.py `ModelReward`); the judge has its own weights (`weights`,
+        the policy's, are not used: `grm.judge_model`, or the run's starting model)."""
         import copy
 
         from r1zero.models import load_tokenizer
@@ -390,50 +281,3 @@ class JudgeReward:
 
     def close(self) -> None:
         _shutdown(self.engine)
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> None:
-    from r1zero.data import DATA_DIR
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="python -m r1zero.grm", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build-data", help="sample and label candidate answers, write grm/{train,test}.jsonl")
-    b.add_argument("--out", default=str(DATA_DIR / "grm"))
-    b.add_argument("--model", default=BUILD["model"])
-    b.add_argument("--seed", type=int, default=BUILD["seed"])
-    b.add_argument("--limit", type=int, default=0, help="first N problems per split (0: all)")
-    b.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
-    e = sub.add_parser("eval", help="pairwise accuracy of a GRM with k-critique voting")
-    e.add_argument("--model", default="smollm2-135m")
-    e.add_argument("--data", default="grm_addition_small_test")
-    e.add_argument("--k", default="1,4,8", help="comma-separated voting sizes")
-    e.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
-    e.add_argument("--temperature", type=float, default=0.7)
-    e.add_argument("--max-new-tokens", type=int, default=192)
-    e.add_argument("--limit", type=int, default=0, help="first N rows (0: all)")
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--chat", action="store_true", help="the template's chat form (default: raw few-shot form)")
-    e.add_argument("--label", default="", help="a name for the W&B run (e.g. before, after)")
-    e.add_argument("--out", help="output directory (default runs/grm-eval-<time>)")
-    e.add_argument("--wandb-mode", default="auto", choices=["auto", "online", "offline", "disabled"])
-    args = parser.parse_args(argv)
-    command = "python -m r1zero.grm " + " ".join(shlex.quote(a) for a in argv)
-    if args.command == "build-data":
-        result = build_data(args.out, args.model, args.seed, args.limit, args.engine, command)
-    else:
-        ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
-        if not ks or ks[0] < 1:
-            parser.error(f"--k needs positive integers, got {args.k!r}")
-        out = args.out or f"runs/grm-eval-{time.strftime('%Y%m%d-%H%M%S')}"
-        result = run_pairwise_eval(args.model, args.data, ks, out, args.engine, args.temperature,
-                                   args.max_new_tokens, args.limit, args.seed, args.chat, args.wandb_mode,
-                                   args.label, command)
-    print(json.dumps(result), flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,12 +25,15 @@ the caller: it returns {"error": ...} (and "timeout": True for a timeout), which
 """
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import re
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from r1zero.config import SealConfig
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)]|\(\d{1,2}\)|[A-Za-z][.)](?=\s))\s*")
@@ -40,14 +43,20 @@ MAX_DOC_TOKENS = 128  # tokens per line
 
 @dataclass
 class InnerSettings:
-    """The inner-loop knobs (from the `seal:` config section)."""
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
-    inner_steps: int = 4  # epochs over the self-edit's documents
-    inner_lr: float = 1e-3
-    inner_batch: int = 4  # documents per optimizer step
-    answer_tokens: int = 12  # greedy tokens per closed-book answer
+    """The inner-loop knobs: the fields of the same names in the `seal:` config section (SealConfig), whose
+    defaults are the only ones (`from_config()` with no argument)."""
+    lora_rank: int
+    lora_alpha: int
+    lora_targets: list[str]
+    inner_steps: int  # epochs over the self-edit's documents
+    inner_lr: float
+    inner_batch: int  # documents per optimizer step
+    answer_tokens: int  # greedy tokens per closed-book answer
+
+    @classmethod
+    def from_config(cls, seal_cfg: SealConfig | None = None) -> InnerSettings:
+        s = seal_cfg if seal_cfg is not None else SealConfig()
+        return cls(**{f.name: copy.deepcopy(getattr(s, f.name)) for f in fields(cls)})
 
 
 @dataclass
@@ -57,7 +66,7 @@ class InnerTask:
     text: str  # the self-edit
     questions: list[dict]  # [{"question", "answer"}]: about the passage
     forgetting: list[dict]  # [{"problem"|"question", "answer"}]: unrelated held-out set
-    settings: InnerSettings = field(default_factory=InnerSettings)
+    settings: InnerSettings = field(default_factory=InnerSettings.from_config)
     seed: int = 0
     fault: str = ""  # test hook: "crash" exits the worker, "hang" sleeps, "oom" allocates past the memory cap
 
@@ -317,7 +326,7 @@ def _init_worker(memory_gib: float, threads: int) -> None:
 # ---------------------------------------------------------------------------------------------- pool
 
 
-PRELOAD = ["torch", "peft", "r1zero.seal_inner"]  # imported once by the fork server, not by every new worker
+PRELOAD = ["torch", "peft", "r1zero.tasks.seal.inner"]  # imported once by the fork server, not by every new worker
 
 
 def _context():

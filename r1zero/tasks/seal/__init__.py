@@ -1,0 +1,26 @@
+"""SEAL (Self-Adapting Language Models, Zweiger et al. 2025) knowledge incorporation, as a task and a model reward.
+
+    r1zero seal build-data                                            # r1zero/data/seal/{train,test}.jsonl
+    r1zero train --config launch/configs/seal_rest_cpu.yaml           # ReST-EM outer loop (algo.loss=rft)
+    r1zero train --config launch/configs/seal_grpo_cpu.yaml           # GRPO outer loop
+    r1zero seal eval --model M --data seal_gsm8k_test --out DIR [--wandb-mode offline]
+
+The policy reads a passage (`data.template=seal`) and writes a *self-edit* (facts and implications of the passage).
+The reward of a self-edit (`SealReward`, `rewards.names: [seal_knowledge]`) is SEAL's inner loop, run in worker
+processes (`inner.py`): a copy of the model gets a fresh LoRA adapter trained for a few epochs on the
+self-edit, then answers the passage's questions closed-book (without the passage); the reward is that accuracy minus
+the accuracy of the model without the update. The outer loop trains the policy on its own rewarded self-edits:
+ReST-EM (`algo.loss=rft`: keep the self-edits with reward > `algo.rft_threshold`, minimise their NLL) as in the
+paper, or GRPO (`algo.loss=pg`).
+
+The inner model starts from the current policy (`seal.inner_model=policy`, SEAL's setting: the model that writes the
+edit is the one updated; a weight snapshot is written under `<run_dir>/seal/` at each score call) or from the
+initial model (`seal.inner_model=initial`). Catastrophic forgetting is measured on an unrelated held-out set
+(`seal.forgetting_suite`, first `seal.forgetting_limit` rows): its accuracy before and after the inner update, once
+per passage per score call (the first self-edit of each passage).
+
+Modules: `reward.py` (SealReward, the weight snapshot), `inner.py` (the LoRA inner loop and its worker pool, with
+the knobs `InnerSettings` taken from the `seal:` config section), `edits.py` (self-edits to inner tasks, results to
+rewards and metrics: shared by the reward and the eval), `eval.py` (held-out evaluation), `data.py` (the dataset).
+This file imports nothing: the inner loop's workers import `inner.py` alone.
+"""
