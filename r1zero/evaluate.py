@@ -182,25 +182,11 @@ def generate_records(engine, pool, rows: list[dict], prompt_ids: list[list[int]]
 
 
 def build_engine(cfg, model_path: str, tokenizer):
-    """The configured generation engine without a trainer: vLLM (default) or transformers generate."""
-    if cfg.rollout.engine == "vllm":
-        from r1zero.rollout.vllm import VLLMEngine
+    """The configured generation engine without a trainer (vLLM or transformers generate), its context sized for
+    data.max_prompt_tokens + eval.max_new_tokens."""
+    from r1zero.rollout.factory import make_engine
 
-        return VLLMEngine(model_path, cfg.rollout, seed=cfg.train.seed,
-                          max_model_len=cfg.data.max_prompt_tokens + cfg.eval.max_new_tokens)
-    if cfg.rollout.engine == "hf":
-        import torch
-        from transformers import AutoModelForCausalLM
-
-        from r1zero.rollout.hf import HFEngine
-
-        from r1zero.models import training_dtype
-
-        dtype = torch.bfloat16 if training_dtype(cfg.model.dtype)[0] == "bf16" else torch.float32
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
-        return HFEngine(model, tokenizer)
-    raise ValueError(f"r1zero eval: rollout.engine={cfg.rollout.engine!r} is not supported here: use vllm or hf")
+    return make_engine(cfg, model_path, tokenizer)
 
 
 def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "auto", samples_per_suite: int = 8,
@@ -251,8 +237,7 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
                 (Path(out_dir) / "results.partial.md").write_text(eval_markdown({**partial, "wall_s": 0.0}))
     finally:
         pool.close()
-        if hasattr(engine, "shutdown"):
-            engine.shutdown()
+        engine.close()
     result = {"model": cfg.model.name, "command": command, "settings": eval_settings(cfg), "suites": suites,
               "wall_s": round(time.time() - t_start, 1)}
     if out_dir is not None:
