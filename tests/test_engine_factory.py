@@ -59,6 +59,12 @@ def test_importing_the_factory_and_reading_capabilities_starts_neither_torch_nor
     assert out.stdout.split() == ["False", "['server']", "False"], out.stderr[-2000:]
 
 
+def test_every_configurable_engine_has_a_factory_entry():
+    from r1zero.config import CHOICES
+
+    assert set(factory.ENGINES) == set(CHOICES["rollout.engine"])
+
+
 def test_hf_in_training_generates_with_the_policy_module(tiny):
     from transformers import AutoModelForCausalLM
 
