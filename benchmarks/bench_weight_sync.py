@@ -107,7 +107,7 @@ def server_sync(args, path: str, trainer) -> dict:
         copy_s = plain_copy_seconds(wire, repeats=max(3, args.repeats))
         diff = probe_diff(engine, trainer, AutoTokenizer.from_pretrained(path))
         versions = engine.versions()
-        engine.shutdown()
+        engine.close()
     sync_s = statistics.median(runs)
     wire_bytes = sum(t.numel() * t.element_size() for t in wire)
     return {"model": args.model, "engine": "server", "transport": engine.backend, "tensors": len(wire),

@@ -29,6 +29,7 @@ from pathlib import Path
 from statistics import median
 
 from r1zero.rollout.base import SamplingParams
+from r1zero.rollout.factory import make_engine
 
 GROUP_FIELDS = {"math500": ("level", "subject")}  # suite -> row fields to break the metrics down by
 
@@ -181,28 +182,6 @@ def generate_records(engine, pool, rows: list[dict], prompt_ids: list[list[int]]
 # ------------------------------------------------------------------------------ standalone evaluation (no trainer)
 
 
-def build_engine(cfg, model_path: str, tokenizer):
-    """The configured generation engine without a trainer: vLLM (default) or transformers generate."""
-    if cfg.rollout.engine == "vllm":
-        from r1zero.rollout.vllm import VLLMEngine
-
-        return VLLMEngine(model_path, cfg.rollout, seed=cfg.train.seed,
-                          max_model_len=cfg.data.max_prompt_tokens + cfg.eval.max_new_tokens)
-    if cfg.rollout.engine == "hf":
-        import torch
-        from transformers import AutoModelForCausalLM
-
-        from r1zero.rollout.hf import HFEngine
-
-        from r1zero.models import training_dtype
-
-        dtype = torch.bfloat16 if training_dtype(cfg.model.dtype)[0] == "bf16" else torch.float32
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
-        return HFEngine(model, tokenizer)
-    raise ValueError(f"r1zero eval: rollout.engine={cfg.rollout.engine!r} is not supported here: use vllm or hf")
-
-
 def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "auto", samples_per_suite: int = 8,
                    chunk: int = 0, command: str = "") -> dict:
     """Evaluate `cfg.model.name` on `cfg.eval.suites` with the config's template, sampling and engine.
@@ -220,7 +199,7 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
     sampled = "greedy" if e.greedy else f"k={e.k} at temperature {e.temperature}"
     console.say(f"eval: {cfg.model.name} on {', '.join(e.suites)} ({sampled}, template {d.template}), "
                 f"engine {cfg.rollout.engine}" + (f", results in {out_dir}" if out_dir is not None else ""))
-    engine = build_engine(cfg, model_path, tok)
+    engine = make_engine(cfg, model_path, tok)  # no trainer: its context fits prompt + eval.max_new_tokens
     pool = RewardPool(eval_reward_names(cfg.rewards), None, workers=cfg.rewards.workers,
                       timeout_s=cfg.rewards.timeout_s)
     suites, completions = {}, []
@@ -251,8 +230,7 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
                 (Path(out_dir) / "results.partial.md").write_text(eval_markdown({**partial, "wall_s": 0.0}))
     finally:
         pool.close()
-        if hasattr(engine, "shutdown"):
-            engine.shutdown()
+        engine.close()
     result = {"model": cfg.model.name, "command": command, "settings": eval_settings(cfg), "suites": suites,
               "wall_s": round(time.time() - t_start, 1)}
     if out_dir is not None:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from r1zero.config import Config, ConfigError, load_config, validate
+from r1zero.rollout.factory import gpu_bytes
 
 GIB = 2 ** 30
 OVERHEAD_GIB = 2.0
@@ -150,17 +151,6 @@ def activation_bytes(cfg: Config, spec: ModelSpec) -> tuple[float, float]:
     return acts, logits
 
 
-def rollout_bytes(cfg: Config, spec: ModelSpec, world: int, gpu_gib: float) -> float:
-    r = cfg.rollout
-    if r.engine == "vllm":
-        return r.gpu_memory_utilization * gpu_gib * GIB
-    if r.engine == "hf":
-        seqs = cfg.train.prompts_per_step // world * r.group_size
-        T = cfg.data.max_prompt_tokens + r.max_new_tokens
-        return seqs * T * 2 * spec.layers * spec.kv_heads * spec.head_dim * _bytes(cfg)
-    return 0.0
-
-
 def estimate(cfg: Config, world_size: int, gpu_gib: float = 80.0, spec: ModelSpec | None = None) -> Estimate:
     """Expected peak GiB per GPU of a training rank (see the module docstring for each term)."""
     spec = spec or model_spec(cfg.model.name)
@@ -168,7 +158,7 @@ def estimate(cfg: Config, world_size: int, gpu_gib: float = 80.0, spec: ModelSpe
     params, grads, optimizer, buffers = model_states(cfg, n, world_size)
     ref = _bytes(cfg) * n / (world_size if cfg.train.zero_stage == 3 else 1) if cfg.algo.beta > 0 else 0.0
     acts, logits = activation_bytes(cfg, spec)
-    rollout = rollout_bytes(cfg, spec, world_size, gpu_gib)
+    rollout = gpu_bytes(cfg, spec, world_size, gpu_gib, _bytes(cfg))  # the engine's own term (rollout/factory.py)
     return Estimate(*(x / GIB for x in (params, grads, optimizer, buffers, ref, acts, logits, rollout)),
                     overhead=OVERHEAD_GIB)
 

@@ -276,7 +276,9 @@ class Policy:
     def is_mode(self) -> str:
         mode = self.cfg.algo.is_correction
         if mode == "auto":
-            return "off" if self.cfg.rollout.engine == "hf" else "truncate"
+            from r1zero.rollout.factory import engine_class
+
+            return engine_class(self.cfg.rollout.engine).default_is_mode
         return mode
 
     @contextmanager

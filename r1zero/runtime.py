@@ -22,6 +22,7 @@ import torch
 from r1zero import checkpoint, dist
 from r1zero.config import Config, flatten
 from r1zero.errors import DataError, ModelError, RewardError, converting
+from r1zero.rollout.factory import make_engine
 
 
 @dataclass
@@ -115,7 +116,8 @@ def init(cfg: Config) -> RunContext:
             console.say(line)
     with converting(ModelError, "model.name", cfg.model.name, model_fix, (OSError,)), console.muted():
         policy = Policy(cfg, model_path, world, rank)  # muted: DeepSpeed's bf16 optimizer prints a memory report
-    engine = make_engine(cfg, policy, tok, model_path, world)
+    max_len = d.max_prompt_tokens + max(cfg.rollout.max_new_tokens, cfg.eval.max_new_tokens)  # rollouts and eval
+    engine = make_engine(cfg, model_path, tok, max_model_len=max_len, policy=policy, rank=rank, world_size=world)
     if rank == 0:
         console.say(console.engine_line(cfg.rollout.engine, engine))
     prefill, stop = prompts.prefill(d.template, d.chat), prompts.stop_strings(d.template) + list(cfg.rollout.stop)
@@ -125,7 +127,7 @@ def init(cfg: Config) -> RunContext:
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
                      eval_pool, None, prefill, stop, tok.pad_token_id)
     _resume(ctx)
-    if getattr(engine, "remote", False) and not ctx.syncs:  # servers may hold anything (another run's weights)
+    if engine.remote and not ctx.syncs:  # servers may hold anything (another run's weights)
         sync_weights(ctx, ctx.start_step)
     ctx.tracker = Tracker(run_dir, flatten(cfg), cfg.log.wandb_mode, cfg.log.wandb_project, run_dir.name,
                           run_id=ctx.state.get("wandb_run_id"), enabled=rank == 0, start_step=ctx.start_step,
@@ -183,47 +185,16 @@ def _resume(ctx: RunContext) -> None:
     sync_weights(ctx, ctx.start_step)
 
 
-def make_engine(cfg: Config, policy, tok, model_path: str, world: int):
-    if cfg.rollout.engine == "hf":
-        from r1zero.rollout.hf import HFEngine
-
-        return HFEngine(policy.module, tok, synced_gpus=cfg.train.zero_stage == 3 and world > 1,
-                        device=policy.device)
-    if cfg.rollout.engine == "vllm":
-        from r1zero.rollout.vllm import VLLMEngine
-
-        max_len = cfg.data.max_prompt_tokens + max(cfg.rollout.max_new_tokens, cfg.eval.max_new_tokens)
-        return VLLMEngine(model_path, cfg.rollout, seed=cfg.train.seed + policy.rank, max_model_len=max_len)
-    from r1zero.rollout.server import ServerEngine
-
-    return ServerEngine(cfg.rollout.servers, api_key(cfg.rollout.api_key_file), timeout_s=cfg.rollout.server_timeout_s)
-
-
-def api_key(path: str) -> str:
-    """The rollout servers' key: the file `rollout.api_key_file`, else the environment variable R1ZERO_API_KEY."""
-    if path:
-        try:
-            key = Path(path).read_text().strip()
-        except OSError as e:
-            raise FileNotFoundError(f"rollout.api_key_file={path}: cannot read the servers' API key ({e})") from e
-    else:
-        key = os.environ.get("R1ZERO_API_KEY", "").strip()
-    if not key:
-        raise ValueError("rollout.engine=server needs the servers' API key: set rollout.api_key_file=FILE (what "
-                         "launch/train_math.sh --rollout-nodes does) or the environment variable R1ZERO_API_KEY")
-    return key
-
-
 def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
-    """Push the policy's weights into the engine (skipped for the hf engine, which shares the module). `step`: the
+    """Push the policy's weights into the engine (skipped for one that shares the policy's module). `step`: the
     optimizer steps the weights have taken; a remote engine's servers report it as their weight version."""
-    if ctx.cfg.rollout.engine == "hf":
+    if ctx.engine.shares_module:
         return {}
     params = ctx.policy.named_parameters_for_sync()  # collective under ZeRO-3: every rank iterates it
-    if getattr(ctx.engine, "remote", False) and ctx.rank != 0:
+    if ctx.engine.remote and ctx.rank != 0:
         for _ in params:  # remote servers are shared by all ranks: rank 0 pushes, the others only gather
             pass
-    elif getattr(ctx.engine, "remote", False):
+    elif ctx.engine.remote:
         ctx.engine.load_weights(params, version=step)
     else:
         ctx.engine.load_weights(params)
@@ -290,8 +261,7 @@ def finish(ctx: RunContext, evals: dict, steps: int, wall_s: float) -> dict[str,
     ctx.tracker.close()
     ctx.scorer.close()
     ctx.eval_pool.close()
-    if hasattr(ctx.engine, "shutdown"):  # before the process group goes: vLLM's own teardown needs it
-        ctx.engine.shutdown()
+    ctx.engine.close()  # before the process group goes: vLLM's own teardown needs it
     dist.shutdown()
     return result
 

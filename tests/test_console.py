@@ -47,7 +47,7 @@ greedy = SamplingParams(max_new_tokens=6, greedy=True)
 before = engine.generate([[1, 2, 3]], n=1, sampling=greedy)[0].completion_ids
 engine.load_weights(AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).named_parameters())
 assert engine.generate([[1, 2, 3]], n=1, sampling=greedy)[0].completion_ids == before  # the same weights
-engine.shutdown()
+engine.close()
 print("ENGINE OK")
 """
 

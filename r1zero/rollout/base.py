@@ -44,10 +44,25 @@ class Rollout:
 
 
 class Engine(Protocol):
-    """A generation backend. Implementations: `rollout/hf.py` (transformers), `rollout/vllm.py`, `rollout/server.py`.
+    """A generation backend. Implementations: `rollout/hf.py` (transformers), `rollout/vllm.py`, `rollout/server.py`;
+    `rollout/factory.py` builds them from a config.
 
-    An engine with `remote = True` (server.py) runs elsewhere and is shared by all ranks: rank 0 alone pushes its
-    weights (`load_weights(tensors, version=step)`), and its `sleep`/`wake_up` do nothing."""
+    Capabilities: how engines differ, as class attributes (readable before an engine exists: factory.engine_class)
+    and `close()`. The trainer, evaluation and the tasks read these, never the engine's name. Engines subclass
+    `Engine` to inherit the defaults."""
+
+    # generates with the module it was built with (the hf engine: the trainer's own), so it always has the current
+    # weights: the trainer skips the weight sync
+    shares_module: bool = False
+    # runs elsewhere and is shared by all ranks (server.py): rank 0 alone pushes its weights
+    # (`load_weights(tensors, version=step)`), the run syncs it once at start (its servers may hold anything), it
+    # cannot serve a standalone evaluation (nothing would give it the model's weights), `sleep`/`wake_up` do nothing
+    remote: bool = False
+    # algo.is_correction=auto: "off" where the sampler's weights are the trainer's (no mismatch to correct)
+    default_is_mode: str = "truncate"
+    # samples from torch's global generator, so `torch.manual_seed` before a call makes it reproducible (the others
+    # are seeded at start, or per call with SamplingParams.seed, and do not read that generator)
+    uses_global_rng: bool = False
 
     def generate(self, prompts: list[list[int]], n: int, sampling: SamplingParams) -> list[Rollout]:
         """`prompts` are token id lists (templates already applied). Returns len(prompts) * n rollouts, prompt-major."""
@@ -60,8 +75,10 @@ class Engine(Protocol):
     def sleep(self) -> None:
         """Release generation memory (KV cache, weights) while the trainer runs; the next `load_weights` brings it
         back. No-op where unsupported (and for engines that share the trainer's module)."""
-        ...
 
     def wake_up(self) -> None:
         """Undo `sleep()` (`load_weights` does it itself: weights first, the KV cache after the load)."""
-        ...
+
+    def close(self) -> None:
+        """Release what the engine holds (engine core, connections, threads); idempotent. Call it after the trainer's
+        last collective and before the process group goes (vLLM's teardown needs the group)."""

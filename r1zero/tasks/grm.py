@@ -108,7 +108,7 @@ def pairwise_accuracy(rows: list[dict], votes: Votes, k: int | None = None) -> d
 
 
 def _engine_config(model: str, engine_name: str, max_new_tokens: int, seed: int, max_prompt_tokens: int = 1024):
-    """A run config for a standalone engine (`r1zero.evaluate.build_engine`) and the model's tokenizer."""
+    """A run config for a standalone engine (`rollout.factory.make_engine`) and the model's tokenizer."""
     from r1zero.config import Config
     from r1zero.models import load_tokenizer
 
@@ -119,22 +119,10 @@ def _engine_config(model: str, engine_name: str, max_new_tokens: int, seed: int,
 
 
 def _build_engine(cfg, model: str, tok, model_path: str | None = None):
-    from r1zero.evaluate import build_engine
     from r1zero.models import resolve_model
+    from r1zero.rollout.factory import make_engine
 
-    engine = build_engine(cfg, model_path or resolve_model(model), tok)
-    model_obj = getattr(engine, "model", None)
-    if model_obj is not None:  # hf engine: on the GPU where there is one
-        import torch
-
-        if torch.cuda.is_available():
-            model_obj.to("cuda")
-    return engine
-
-
-def _shutdown(engine) -> None:
-    if hasattr(engine, "shutdown"):
-        engine.shutdown()
+    return make_engine(cfg, model_path or resolve_model(model), tok)  # hf: on the GPU where there is one
 
 
 # ---------------------------------------------------------------------------------------------- pairwise eval
@@ -159,7 +147,7 @@ def run_pairwise_eval(model: str, data: str, ks: list[int], out_dir: str | Path 
         votes = vote(engine, tok, pairs, max(ks), sampling, chat)
         gen_s = time.time() - t_gen
     finally:
-        _shutdown(engine)
+        engine.close()
     result = {"model": model, "data": data, "label": label, "command": command,
               "settings": {"k": ks, "temperature": temperature, "max_new_tokens": max_new_tokens, "limit": limit,
                            "seed": seed, "chat": chat, "engine": engine_name, "voting": "sum of parsed scores; "
@@ -280,4 +268,4 @@ class JudgeReward:
         return out
 
     def close(self) -> None:
-        _shutdown(self.engine)
+        self.engine.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from rewards.grm import DEFAULT_MAX_SCORE
 from r1zero.rollout.base import SamplingParams
 # the standalone-engine helpers live with the rest of the task's engine use (r1zero/tasks/grm.py)
-from r1zero.tasks.grm import _build_engine, _engine_config, _shutdown, format_input
+from r1zero.tasks.grm import _build_engine, _engine_config, format_input
 
 MAX_RESPONSE_CHARS = 300  # build-data: longer candidate answers are dropped (short rows keep prompts small)
 BUILD = {"model": "smollm2-135m", "seed": 0, "n": 16, "temperature": 1.0, "max_new_tokens": 48,
@@ -98,7 +98,7 @@ def build_data(out_dir: str | Path, model: str = BUILD["model"], seed: int = BUI
     try:
         for split, source in (("train", "addition_small"), ("test", "addition_small_test")):
             problems = load_dataset(source, limit=limit)
-            if engine_name == "hf":  # it samples with torch's global generator (vLLM: seeded at engine start)
+            if engine.uses_global_rng:  # hf: seed torch's generator per split (vLLM: seeded at engine start)
                 torch.manual_seed(seed)
             cands = sample_candidates(engine, tok, problems, BUILD["n"], sampling)
             if split == "train":
@@ -112,5 +112,5 @@ def build_data(out_dir: str | Path, model: str = BUILD["model"], seed: int = BUI
                               "problems": len(problems), "candidates": len(verdicts),
                               "candidate_accuracy": round(sum(verdicts) / max(len(verdicts), 1), 4)}
     finally:
-        _shutdown(engine)
+        engine.close()
     return summary

@@ -23,21 +23,20 @@ from r1zero.tasks.seal.inner import InnerPool, InnerSettings, mean
 def generate_edits(cfg, model: str, rows: list[dict]) -> tuple[list[dict], list[str]]:
     """Greedy self-edits of `model` for the rows it can prompt (rows longer than max_prompt_tokens are dropped)."""
     from r1zero import prompts
-    from r1zero.evaluate import build_engine
     from r1zero.models import load_tokenizer, resolve_model
     from r1zero.rollout.base import SamplingParams
+    from r1zero.rollout.factory import make_engine
 
     d, tok = cfg.data, load_tokenizer(model)
     kept, ids, _ = prompts.encode_prompts(rows, d.template, tok, d.chat, d.max_prompt_tokens)
-    cfg.eval.max_new_tokens = cfg.rollout.max_new_tokens  # build_engine sizes the context with it
-    engine = build_engine(cfg, resolve_model(model), tok)
+    cfg.eval.max_new_tokens = cfg.rollout.max_new_tokens  # make_engine sizes the context with it
+    engine = make_engine(cfg, resolve_model(model), tok)
     try:
         stop = prompts.stop_strings(d.template) + list(cfg.rollout.stop)
         rolls = engine.generate(ids, n=1, sampling=SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens,
                                                                   greedy=True, stop=stop))
     finally:
-        if hasattr(engine, "shutdown"):
-            engine.shutdown()
+        engine.close()
     prefill = prompts.prefill(d.template, d.chat)
     return kept, [prefill + r.text for r in sorted(rolls, key=lambda r: r.prompt_index)]
 
