@@ -50,7 +50,9 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     from r1zero.batching import Batch
-    from r1zero.config import AlgoConfig
+
+# `algo` below is the run's `cfg.algo` (config.AlgoConfig), left unannotated: config.py reads this module's
+# registries to validate `algo.*`, so this module does not import config back, even for a type.
 
 LOSS_AGGS = ("token_mean", "seq_mean", "constant")
 KL_ESTIMATORS = ("k1", "k2", "k3")
@@ -373,7 +375,7 @@ def selection(loss: str) -> Callable | None:
     return getattr(POLICY_LOSSES[loss], "select", None)  # also None for an entry put in the dict by hand
 
 
-def select_completions(loss_mask: Tensor, rewards: Tensor, algo: AlgoConfig) -> tuple[Tensor, dict[str, float]]:
+def select_completions(loss_mask: Tensor, rewards: Tensor, algo) -> tuple[Tensor, dict[str, float]]:
     """(loss_mask [N, T] without the completions `algo.loss` does not select, the selection's metrics) for a step's
     rewards [N]; the mask as it is and no metrics for a loss without a `select` hook."""
     select = selection(algo.loss)
@@ -384,7 +386,7 @@ def select_completions(loss_mask: Tensor, rewards: Tensor, algo: AlgoConfig) -> 
 
 
 @register_loss("pg")
-def clipped_pg_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo: AlgoConfig, norm: float | Tensor,
+def clipped_pg_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo, norm: float | Tensor,
                     is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """The clipped policy gradient (GRPO, DAPO, Dr. GRPO differ only in advantage, clip range and aggregation),
     plus beta x the KL estimate to the reference (`mb.ref_lp`) when beta > 0."""
@@ -398,14 +400,14 @@ def clipped_pg_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo: AlgoConfig,
     return pg + algo.beta * kl, stats
 
 
-def accepted_completions(rewards: Tensor, algo: AlgoConfig) -> tuple[Tensor, dict[str, float]]:
+def accepted_completions(rewards: Tensor, algo) -> tuple[Tensor, dict[str, float]]:
     """Bool[N]: rft's accepted completions, reward > algo.rft_threshold (rewards [N] after any overlong penalty)."""
     accepted = rewards > algo.rft_threshold  # [N]
     return accepted, {"rft/accepted_frac": float(accepted.float().mean())}
 
 
 @register_loss("rft", select=accepted_completions)
-def rft_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo: AlgoConfig, norm: float | Tensor,
+def rft_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo, norm: float | Tensor,
              is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """Rejection fine-tuning (ReST-EM, the grm and seal tasks' supervised stage): the NLL of the accepted completions.
     No ratio, KL or importance weight: they are targets, not samples whose probability is being reweighted."""

@@ -33,7 +33,7 @@ from typing import Iterator
 
 import torch
 
-from r1zero import dist, losses
+from r1zero import losses
 from r1zero.batching import Batch
 from r1zero.config import Config, deepspeed_config, grad_accumulation
 from r1zero.dist import all_sum, all_true
@@ -180,10 +180,10 @@ class Policy:
 
     def _optimizer_step(self, mini: Batch) -> dict[str, float]:
         a = self.cfg.algo
-        norm = self._all_sum(losses.aggregation_norm(mini.loss_mask, a.loss_agg, self.cfg.rollout.max_new_tokens))
+        norm = all_sum(losses.aggregation_norm(mini.loss_mask, a.loss_agg, self.cfg.rollout.max_new_tokens))
         # a loss that selects its completions (rft) with none selected anywhere: a zero gradient, and the step runs at
         # lr 0 (else Adam's momentum would still move the weights on a step that learned nothing)
-        empty = losses.selection(a.loss) is not None and self._all_sum(float(mini.loss_mask.sum())) == 0
+        empty = losses.selection(a.loss) is not None and all_sum(float(mini.loss_mask.sum())) == 0
         scale = float(self.world_size)  # undo DeepSpeed's average over ranks (it also divides by gas: we disable it)
         stats: dict[str, list[torch.Tensor]] = {}
         bad, applied = False, True
@@ -270,7 +270,7 @@ class Policy:
         if self.cfg.train.zero_stage != 0:
             return None
         sq = sum(float(p.grad.float().pow(2).sum()) for p in self.engine.module.parameters() if p.grad is not None)
-        return self._all_sum(sq) ** 0.5 if self.world_size > 1 else sq ** 0.5
+        return all_sum(sq) ** 0.5
 
     @property
     def is_mode(self) -> str:
@@ -294,11 +294,6 @@ class Policy:
         finally:
             for g, lr in zip(self.optimizer.param_groups, saved):
                 g["lr"] = lr
-
-    # ------------------------------------------------------------------------------------------ distributed
-
-    def _all_sum(self, x: float) -> float:
-        return dist.all_sum(x)
 
     # ------------------------------------------------------------------------------------------ weight sync
 

@@ -166,11 +166,18 @@ def _datasets(cfg: Config, tok, rank: int, world: int):
 def build_model_rewards(cfg: Config, model_path: str, tok, policy, rank: int, run_dir: Path) -> dict:
     """The model rewards named in `rewards.names` (scoring.MODEL_REWARDS), built once per rank; they get the
     policy's weights function and the world size (scoring.ModelReward), not the policy."""
-    from r1zero.scoring import MODEL_REWARDS, model_reward_class
+    import importlib
+
+    from r1zero.scoring import MODEL_REWARDS
 
     weights, world = policy.named_parameters_for_sync, policy.world_size
-    return {name: model_reward_class(name)(cfg, model_path, tok, weights, world, rank, run_dir)
-            for name in cfg.rewards.names if name in MODEL_REWARDS}
+    built = {}
+    for name in cfg.rewards.names:
+        if name in MODEL_REWARDS:  # resolved here, at the top of the house: the tasks import config and scoring
+            module, _, cls = MODEL_REWARDS[name].partition(":")
+            built[name] = getattr(importlib.import_module(module), cls)(cfg, model_path, tok, weights, world, rank,
+                                                                          run_dir)
+    return built
 
 
 def _resume(ctx: RunContext) -> None:

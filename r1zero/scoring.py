@@ -21,14 +21,14 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import torch
 
 from r1zero.rollout.base import Rollout
 
-if TYPE_CHECKING:  # config validation looks up MODEL_REWARDS here: no import back
-    from r1zero.config import RewardsConfig
+# `cfg` below is the run's `cfg.rewards` (config.RewardsConfig), left unannotated: config validation looks up
+# MODEL_REWARDS and `check_rule_reward` here, so this module does not import config back, even for a type.
 
 # The trainer's current weights: a zero-argument callable iterating (HF parameter name, full tensor) pairs
 # (`Policy.named_parameters_for_sync`). Collective under ZeRO-3: every rank must iterate it to the end, and each
@@ -62,11 +62,6 @@ MODEL_REWARDS: dict[str, str] = {  # name -> "module:Class" of a ModelReward
 }
 
 
-def model_reward_class(name: str):
-    module, _, attr = MODEL_REWARDS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def check_rule_reward(name: str) -> None:
     """Raise a ValueError naming `rewards.names` and the fix if `name` is neither a built-in reward nor an importable
     `module:function`. Checked in the trainer, before any worker starts, so the message is one line, not a worker's
@@ -93,7 +88,7 @@ def check_rule_reward(name: str) -> None:
                          "the module") from None
 
 
-def eval_reward_names(cfg: RewardsConfig) -> list[str]:
+def eval_reward_names(cfg) -> list[str]:
     """The rewards held-out evaluation scores: `accuracy` (it decides what is correct) and every other rule reward of
     `rewards.names`, built-in or your own (model rewards need the trainer's model: not in eval)."""
     for name in cfg.names:
@@ -111,7 +106,7 @@ class Scores:
 
 
 class Scorer:
-    def __init__(self, cfg: RewardsConfig, prefill: str = "", model_rewards: dict | None = None):
+    def __init__(self, cfg, prefill: str = "", model_rewards: dict | None = None):
         """`model_rewards`: name -> a built model reward, for the names of `cfg.names` found in MODEL_REWARDS."""
         from rewards.pool import RewardPool
 
