@@ -14,13 +14,12 @@ Batch arithmetic (per optimizer step):
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from r1zero.errors import ConfigError  # noqa: F401 - a config problem: what is wrong, where (file / key), the fix
-from r1zero.validation import check_names, check_values, cli_value, read_yaml
+from r1zero.validation import check_batch, check_names, check_values, cli_value, read_yaml, set_key
 
 
 @dataclass
@@ -255,63 +254,6 @@ def choices() -> dict[str, tuple]:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
-    """Convert a YAML/CLI value to the field's declared type, or raise a ConfigError naming the key."""
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if isinstance(value, str):  # CLI: a,b,c
-            value = [v for v in value.split(",") if v != ""]
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: `{key}` must be a list, got {value!r}")
-        return [_coerce(v, item_tp, key, where) for v in value]
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-            return value.lower() in ("true", "1", "yes", "on")
-        raise ConfigError(f"{where}: `{key}` must be true or false, got {value!r}")
-    if tp in (int, float):
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: `{key}` must be a number, got {value!r}")
-        try:
-            out = tp(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: `{key}` must be {tp.__name__}, got {value!r}") from None
-        if tp is int and isinstance(value, float) and value != out:
-            raise ConfigError(f"{where}: `{key}` must be an integer, got {value!r}")
-        return out
-    if tp is str:
-        if isinstance(value, (dict, list)):
-            raise ConfigError(f"{where}: `{key}` must be a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def _set(cfg: Config, dotted: str, value: Any, where: str) -> None:
-    parts = dotted.split(".")
-    obj: Any = cfg
-    for i, part in enumerate(parts):
-        fields = {f.name: f for f in dataclasses.fields(obj)}
-        if part not in fields:
-            prefix = ".".join(parts[:i])
-            valid = ", ".join(sorted((prefix + "." if prefix else "") + n for n in fields))
-            raise ConfigError(f"{where}: unknown config key `{dotted}`. Valid keys here: {valid}")
-        if i == len(parts) - 1:
-            if dataclasses.is_dataclass(getattr(obj, part)):
-                if not isinstance(value, dict):
-                    raise ConfigError(f"{where}: `{dotted}` is a section; give its keys, e.g. {dotted}.<key>=...")
-                for k, v in value.items():
-                    _set(cfg, f"{dotted}.{k}", v, where)
-                return
-            hints = typing.get_type_hints(type(obj))
-            setattr(obj, part, _coerce(value, hints[part], dotted, where))
-            return
-        obj = getattr(obj, part)
-        if not dataclasses.is_dataclass(obj):
-            raise ConfigError(f"{where}: `{'.'.join(parts[:i + 1])}` is not a section")
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, check: bool = True) -> Config:
     """Defaults <- YAML file <- `a.b=c` overrides, then `validate` (`check=False`: the caller validates later; the
     command line does, after `console.setup`: validation imports reward modules, and with them torch)."""
@@ -324,12 +266,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections (model:, train:, ...)")
         for section, body in raw.items():
-            _set(cfg, str(section), body, str(p))
+            set_key(cfg, str(section), body, str(p))
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"command line: override `{item}` must look like section.key=value")
         key, raw_value = item.split("=", 1)
-        _set(cfg, key.strip(), cli_value(raw_value), "command line")
+        set_key(cfg, key.strip(), cli_value(raw_value), "command line")
     if check:
         validate(cfg)
     return cfg
@@ -378,24 +320,6 @@ def validate(cfg: Config, world_size: int = 1) -> None:
         raise ConfigError("`algo.loss=rft` is on-policy supervised learning: set `algo.mu=1`")
     check_names(cfg)  # rewards, datasets, suites, model and resume paths
     check_batch(cfg, world_size)
-
-
-def check_batch(cfg: Config, world_size: int) -> None:
-    seqs = cfg.train.prompts_per_step * cfg.rollout.group_size
-    if seqs % cfg.train.minibatches:
-        raise ConfigError(f"train.prompts_per_step * rollout.group_size = {seqs} sequences per step is not divisible "
-                          f"by train.minibatches={cfg.train.minibatches}")
-    per_update = seqs // cfg.train.minibatches
-    per_round = world_size * cfg.train.micro_batch_size
-    if per_update % per_round:
-        raise ConfigError(
-            f"{per_update} sequences per optimizer step (train.prompts_per_step={cfg.train.prompts_per_step} x "
-            f"rollout.group_size={cfg.rollout.group_size} / train.minibatches={cfg.train.minibatches}) is not "
-            f"divisible by world_size={world_size} x train.micro_batch_size={cfg.train.micro_batch_size}: change "
-            f"train.micro_batch_size or train.prompts_per_step so that it divides")
-    if cfg.train.prompts_per_step % world_size:
-        raise ConfigError(f"train.prompts_per_step={cfg.train.prompts_per_step} must be divisible by the "
-                          f"number of ranks ({world_size}) so that each rank generates whole groups")
 
 
 def grad_accumulation(cfg: Config, world_size: int) -> int:

@@ -1,15 +1,20 @@
 """Checks of a config's values and files, kept out of config.py so that the knobs there stay readable.
 
-    raw = read_yaml(path)      # UTF-8 only, duplicate keys refused, errors name file:line
+    raw = read_yaml(path)      # UTF-8 only, duplicate keys refused, only true/false are booleans; errors name file:line
+    set_key(cfg, "a.b", v, where)  # one key from YAML or the command line (cli_value), coerced to the field's type
     check_values(cfg, flat)    # every float finite, the RANGES table, betas, cross-field rules (flat: config.flatten)
     check_names(cfg)           # rewards, datasets and suites that exist; model and resume paths that exist
+    check_batch(cfg, world)    # the batch arithmetic divides evenly
 
-Every failure is a `ConfigError` naming the key, the value and the fix. `config.validate` calls these.
+Every failure is a `ConfigError` naming the key, the value and the fix. `config.load_config` and `config.validate`
+call these. This module does not import config.py (which imports it).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +135,87 @@ def _check_reward(name: str) -> None:
         check_rule_reward(name)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+# ---------------------------------------------------------------------------------------------- setting keys
+
+
+def coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Convert a YAML/CLI value to the field's declared type, or raise a ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, str):  # CLI: a,b,c
+            value = [v for v in value.split(",") if v != ""]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: `{key}` must be a list, got {value!r}")
+        return [coerce(v, item_tp, key, where) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ConfigError(f"{where}: `{key}` must be true or false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: `{key}` must be a number, got {value!r}")
+        try:
+            out = tp(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: `{key}` must be {tp.__name__}, got {value!r}") from None
+        if tp is int and isinstance(value, float) and value != out:
+            raise ConfigError(f"{where}: `{key}` must be an integer, got {value!r}")
+        return out
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: `{key}` must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def set_key(cfg, dotted: str, value: Any, where: str) -> None:
+    """Set the config key `dotted` (a section takes a mapping of its keys) from a YAML/CLI value, coerced to the
+    field's type; unknown keys and wrong types raise a ConfigError naming `where` and the valid keys."""
+    parts = dotted.split(".")
+    obj: Any = cfg
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(obj)}
+        if part not in fields:
+            prefix = ".".join(parts[:i])
+            valid = ", ".join(sorted((prefix + "." if prefix else "") + n for n in fields))
+            raise ConfigError(f"{where}: unknown config key `{dotted}`. Valid keys here: {valid}")
+        if i == len(parts) - 1:
+            if dataclasses.is_dataclass(getattr(obj, part)):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{where}: `{dotted}` is a section; give its keys, e.g. {dotted}.<key>=...")
+                for k, v in value.items():
+                    set_key(cfg, f"{dotted}.{k}", v, where)
+                return
+            hints = typing.get_type_hints(type(obj))
+            setattr(obj, part, coerce(value, hints[part], dotted, where))
+            return
+        obj = getattr(obj, part)
+        if not dataclasses.is_dataclass(obj):
+            raise ConfigError(f"{where}: `{'.'.join(parts[:i + 1])}` is not a section")
+
+
+def check_batch(cfg, world_size: int) -> None:
+    """Batch arithmetic: every step, update and micro-batch round divides evenly (config.py's module doc)."""
+    seqs = cfg.train.prompts_per_step * cfg.rollout.group_size
+    if seqs % cfg.train.minibatches:
+        raise ConfigError(f"train.prompts_per_step * rollout.group_size = {seqs} sequences per step is not divisible "
+                          f"by train.minibatches={cfg.train.minibatches}")
+    per_update = seqs // cfg.train.minibatches
+    per_round = world_size * cfg.train.micro_batch_size
+    if per_update % per_round:
+        raise ConfigError(
+            f"{per_update} sequences per optimizer step (train.prompts_per_step={cfg.train.prompts_per_step} x "
+            f"rollout.group_size={cfg.rollout.group_size} / train.minibatches={cfg.train.minibatches}) is not "
+            f"divisible by world_size={world_size} x train.micro_batch_size={cfg.train.micro_batch_size}: change "
+            f"train.micro_batch_size or train.prompts_per_step so that it divides")
+    if cfg.train.prompts_per_step % world_size:
+        raise ConfigError(f"train.prompts_per_step={cfg.train.prompts_per_step} must be divisible by the "
+                          f"number of ranks ({world_size}) so that each rank generates whole groups")
 
 
 # ---------------------------------------------------------------------------------------------- YAML files
