@@ -221,13 +221,8 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
             print(f"[r1zero] eval {suite}: " + ", ".join(f"{k}={v:.4g}" for k, v in res["metrics"].items()),
                   file=sys.stderr, flush=True)
             if out_dir is not None:  # partial results after each suite: a long run that is stopped keeps them
-                from r1zero.report import eval_markdown
-
-                Path(out_dir).mkdir(parents=True, exist_ok=True)
-                partial = {"model": cfg.model.name, "command": command, "settings": eval_settings(cfg),
-                           "suites": suites, "partial": True}
-                (Path(out_dir) / "results.partial.json").write_text(json.dumps(partial, indent=1))
-                (Path(out_dir) / "results.partial.md").write_text(eval_markdown({**partial, "wall_s": 0.0}))
+                _write_partial(Path(out_dir), {"model": cfg.model.name, "command": command,
+                                               "settings": eval_settings(cfg), "suites": suites, "partial": True})
     finally:
         pool.close()
         engine.close()
@@ -243,6 +238,14 @@ def run_evaluation(cfg, out_dir: str | Path | None = None, wandb_mode: str = "au
         offline = resolved_mode(wandb_mode) == "offline"
         console.say(console.wandb_line(result["files"].get("wandb_dir"), offline=offline))
     return result
+
+
+def _write_partial(out_dir: Path, partial: dict) -> None:
+    from r1zero.report import eval_markdown
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.partial.json").write_text(json.dumps(partial, indent=1))
+    (out_dir / "results.partial.md").write_text(eval_markdown({**partial, "wall_s": 0.0}))
 
 
 def eval_settings(cfg) -> dict:

@@ -80,7 +80,7 @@ class Timers:
 def init(cfg: Config) -> RunContext:
     from r1zero import console, prompts
     from r1zero.config import validate
-    from r1zero.models import load_tokenizer, resolve_model, training_dtype
+    from r1zero.models import training_dtype
     from r1zero.policy import Policy
     from r1zero.scoring import Scorer, eval_reward_names
     from r1zero.tracking import Tracker
@@ -95,15 +95,9 @@ def init(cfg: Config) -> RunContext:
     torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
     seed_everything(cfg.train.seed + rank)
     run_dir = _run_dir(cfg)
-    model_fix = "point model.name at a model directory (with config.json and weights), a reachable hub id, or " \
-                "smollm2-135m"
-    with converting(ModelError, "model.name", cfg.model.name, model_fix):
-        if rank == 0:
-            console.say(f"run: {run_dir}")
-            model_path = resolve_model(cfg.model.name)  # builds the embedded model once, before the others look
-        dist.barrier()
-        model_path = resolve_model(cfg.model.name)
-        tok = load_tokenizer(cfg.model.name)
+    if rank == 0:
+        console.say(f"run: {run_dir}")
+    model_path, tok = _model(cfg.model.name, rank)
     rows, prompt_ids, sampler, eval_sets = _datasets(cfg, tok, rank, world)
     d = cfg.data
     reward_fix = "check the reward's module and its settings (rewards.*, grm.*, seal.*)"
@@ -114,7 +108,7 @@ def init(cfg: Config) -> RunContext:
         for line in console.describe_run(cfg, world, model_path, len(rows), {s: len(v[0]) for s, v in
                                                                            eval_sets.items()}):
             console.say(line)
-    with converting(ModelError, "model.name", cfg.model.name, model_fix, (OSError,)), console.muted():
+    with converting(ModelError, "model.name", cfg.model.name, MODEL_FIX, (OSError,)), console.muted():
         policy = Policy(cfg, model_path, world, rank)  # muted: DeepSpeed's bf16 optimizer prints a memory report
     max_len = d.max_prompt_tokens + max(cfg.rollout.max_new_tokens, cfg.eval.max_new_tokens)  # rollouts and eval
     engine = make_engine(cfg, model_path, tok, max_model_len=max_len, policy=policy, rank=rank, world_size=world)
@@ -140,7 +134,19 @@ def init(cfg: Config) -> RunContext:
     return ctx
 
 
+MODEL_FIX = "point model.name at a model directory (with config.json and weights), a reachable hub id, or smollm2-135m"
 DATA_ERRORS = (ValueError, TypeError, RecursionError, OSError)  # what a bad dataset file or row can raise
+
+
+def _model(name: str, rank: int):
+    """(local model path, tokenizer) of `model.name`; errors are ModelErrors."""
+    from r1zero.models import load_tokenizer, resolve_model
+
+    with converting(ModelError, "model.name", name, MODEL_FIX):
+        if rank == 0:
+            resolve_model(name)  # builds the embedded model once, before the other ranks look for it
+        dist.barrier()
+        return resolve_model(name), load_tokenizer(name)
 
 
 def _datasets(cfg: Config, tok, rank: int, world: int):
