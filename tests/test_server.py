@@ -64,7 +64,7 @@ def engine(servers, base_model):
     client = ServerEngine(servers.urls, KEY, timeout_s=120, bucket_bytes=2_000_000)  # several buckets per update
     client.load_weights(base_model.named_parameters(), version=0)
     yield client
-    client.shutdown()
+    client.close()
 
 
 def http(url: str, path: str, body=None, key: str | None = KEY, method: str | None = None, headers=None,
@@ -175,7 +175,7 @@ def test_weight_update_sets_the_version_and_passes_the_probe_on_every_server(eng
     lagging.load_weights(base_model.named_parameters(), version=8)
     with pytest.raises(WeightSyncError, match=rf"rollout server {servers.urls[1]}'s logprobs"):
         check_sync(engine, hf_logprob_fn(trained), probe, tol=FP32_TOL)
-    lagging.shutdown()
+    lagging.close()
 
 
 def test_an_update_with_missing_weights_is_refused_and_the_old_weights_stay(engine, base_model):

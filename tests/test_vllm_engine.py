@@ -259,7 +259,7 @@ def _zero3_worker(model_dir: str, out: str) -> None:
     if rank == 0:
         Path(out).write_text(json.dumps(_compare_engine_weights(engine, full, model_dir)))
     dist.barrier()
-    engine.shutdown()  # vLLM's teardown destroys the default process group: after the last collective
+    engine.close()  # vLLM's teardown destroys the default process group: after the last collective
     dist.shutdown()
 
 
