@@ -37,10 +37,10 @@ stats of `policy_loss`. With r_t = exp(logp_t - old_logp_t), A the advantage, sg
 Every form multiplies x_t by the importance weight and reduces it with `aggregate`.
 
 Importance weights (`importance_weights`), sampler (vLLM) -> trainer, per `algo.is_level` x `algo.is_correction`:
-    level     weight unit    log w
-    token     each token     logp_t - sampler_logp_t                    (today's default)
-    sequence  each sequence  sum_t (logp_t - sampler_logp_t)   (the product of the token ratios)
-    geo_mean  each sequence  mean_t (logp_t - sampler_logp_t)  (their geometric mean)
+    level     weight unit    log w  (old_logp: the trainer's logprobs before the update)
+    token     each token     old_logp_t - sampler_logp_t            (the default)
+    sequence  each sequence  sum_t (old_logp_t - sampler_logp_t)    (the product of the token ratios)
+    geo_mean  each sequence  mean_t (old_logp_t - sampler_logp_t)   (their geometric mean)
     truncate: w -> min(w, cap) (TIS);  mask: w -> 0 outside [1/cap, cap] (a whole sequence at sequence levels).
 
 A trainer step, per micro-batch:

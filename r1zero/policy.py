@@ -257,10 +257,10 @@ class Policy:
         a = self.cfg.algo
         bonus = a.entropy_coef > 0  # only then does the entropy carry a gradient (and cost the backward its term)
         logp, ent = self._token_logprobs(self.engine, mb, with_entropy=True, entropy_grad=bonus)  # [b, T-1] each
-        any_token = bool(mb.loss_mask.any())  # on the host batch: no device sync
+        rows, cols = (i.to(self.device) for i in mb.loss_mask.nonzero(as_tuple=True))  # found on the host: no sync
         mb = mb.to(self.device)
         old = mb.old_lp if mb.old_lp is not None else logp.detach()
-        mean_ent = ent[mb.loss_mask].mean() if any_token else torch.zeros((), device=self.device)
+        mean_ent = ent[rows, cols].mean() if len(rows) else torch.zeros((), device=self.device)  # over the [n] tokens
         is_w, stats = None, {"policy/entropy": mean_ent.detach()}
         if mb.sampler_lp is not None and self.is_mode != "off":
             is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap,

@@ -203,3 +203,21 @@ def test_entropy_bonus_value_and_gradient_through_policy():
             torch.testing.assert_close(g, w, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(stats["policy/entropy"], ent[m].mean().detach(), atol=1e-6, rtol=1e-6)
         assert ("loss/entropy" in stats) == (coef > 0)
+
+
+def test_a_pg_form_registered_in_a_test_is_a_config_choice_and_the_pg_loss_uses_it(registries):
+    with pytest.raises(ConfigError, match="choose one of clip, gspo, cispo$"):
+        load_config(None, ["algo.policy_loss=reinforce"])
+
+    @losses.register_pg_loss("reinforce")
+    def reinforce(logp, old_logp, advantages, mask, clip_low, clip_high, loss_agg, norm, is_weights=None):
+        loss = losses.aggregate(-advantages[:, None] * logp, mask, loss_agg, norm)  # -A log p, no ratio
+        return loss, {}
+
+    algo = load_config(None, ["algo.policy_loss=reinforce", "algo.beta=0.5"]).algo
+    logp = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    mb = make_batch([Rollout(0, [1], [2, 3], "", "stop", None)], torch.tensor([2.0]), pad_id=0)
+    mb.ref_lp = logp.detach()  # KL 0
+    loss, stats = losses.POLICY_LOSSES["pg"](logp, logp.detach(), mb, algo, 2.0, None)
+    torch.testing.assert_close(loss, torch.tensor(3.0))  # -2 * (-1 - 2) / 2
+    assert list(stats) == ["loss/policy", "loss/kl"]
