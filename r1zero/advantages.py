@@ -20,9 +20,18 @@ group's G values unless said otherwise:
                                                    With G == 1 a group has no peers and its own mean would cancel
                                                    the reward, so the whole batch is the group:
                                                    A = (r - mean_N) / (std_N + eps).
-In every mode a group whose rewards are all equal gets advantage exactly 0 (not 0/eps noise, never NaN):
-`group_advantages` sets it for G >= 2, an estimator that accepts G == 1 sees to it itself. A new estimator is one
-decorated function here plus its test.
+    rloo    A_i = r_i - mean_{j != i} r_j          RLOO (Ahmadian et al. 2024; OpenRLHF's and TRL's `rloo`): each
+              = G / (G - 1) * (r_i - mean(r))      completion's baseline is the mean of its G-1 peers, no std.
+    reinforce_pp  A = (r - mean_N) / (std_N + eps) REINFORCE++ (Hu 2025; OpenRLHF `reinforce`): global batch
+                                                   whitening of the rewards, no group baseline (mean_N, std_N over
+                                                   all N; outcome rewards, KL not in the reward). Its group-mean
+                                                   variant, REINFORCE++-baseline, is `batch`.
+In every mode but reinforce_pp a group whose rewards are all equal gets advantage exactly 0 (not 0/eps noise, never
+NaN): `group_advantages` sets it for G >= 2, an estimator that accepts G == 1 sees to it itself. reinforce_pp
+compares a completion with the batch, not its group (a prompt solved by all G completions is still above the batch
+mean), so it is registered with `zero_equal_groups=False`; an all-equal batch gets exactly 0. batch and
+reinforce_pp whiten per sequence with the unbiased std (OpenRLHF whitens per token with the biased one, which weights
+long completions more). A new estimator is one decorated function here plus its test.
 """
 from __future__ import annotations
 
@@ -31,17 +40,16 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from r1zero.losses import registering
+
 ADVANTAGES: dict[str, Callable[[Tensor, float], Tensor]] = {}  # algo.advantage -> fn(rewards [B, G], eps) -> [B, G]
 
 
-def register_advantage(name: str):
-    """Decorator: the function becomes `algo.advantage=name` (config.validate reads the names from ADVANTAGES)."""
-    def add(fn: Callable[[Tensor, float], Tensor]) -> Callable[[Tensor, float], Tensor]:
-        if name in ADVANTAGES:
-            raise ValueError(f"advantage estimator {name!r} is registered twice")
-        ADVANTAGES[name] = fn
-        return fn
-    return add
+def register_advantage(name: str, zero_equal_groups: bool = True):
+    """Decorator: the function becomes `algo.advantage=name` (config.validate reads the names from ADVANTAGES).
+    `zero_equal_groups=False`: `group_advantages` leaves the estimator's values for all-equal groups as they are
+    (for an estimator without a group baseline)."""
+    return registering(ADVANTAGES, "advantage estimator", name, zero_equal_groups=zero_equal_groups)
 
 
 def _groups(rewards: Tensor, group_size: int) -> Tensor:
@@ -74,8 +82,10 @@ def group_advantages(rewards: Tensor, group_size: int, mode: str = "grpo", eps: 
     if mode not in ADVANTAGES:
         raise ValueError(f"unknown advantage mode {mode!r}; choose one of {', '.join(ADVANTAGES)}")
     r = _groups(rewards, group_size)  # [B, G]
-    adv = ADVANTAGES[mode](r, eps)  # [B, G]
-    if group_size > 1:  # a group of one is always "all equal": the estimator decided (batch: the batch is the group)
+    estimator = ADVANTAGES[mode]
+    adv = estimator(r, eps)  # [B, G]
+    # a group of one is always "all equal": the estimator decided (batch: the batch is the group)
+    if group_size > 1 and getattr(estimator, "zero_equal_groups", True):  # True too for an entry put in by hand
         equal = zero_std_groups(rewards, group_size)[:, None]  # [B, 1]
         adv = torch.where(equal, torch.zeros_like(adv), adv)
     return adv.reshape(-1)  # [N]
@@ -104,10 +114,28 @@ def batch_advantages(r: Tensor, eps: float) -> Tensor:
     if r.shape[1] > 1:
         centred = _centred(r, "batch")  # [B, G]
         return centred / (centred.std() + eps)  # one scale for all N values
-    flat = r.view(-1)  # [N]: G == 1, the whole batch is the group
-    if flat.numel() < 2 or bool(flat.amax() == flat.amin()):  # all equal: exactly 0, not rounding noise / eps
+    return _batch_whitened(r, eps)  # G == 1: the whole batch is the group
+
+
+def _batch_whitened(r: Tensor, eps: float) -> Tensor:
+    """(r - mean_N) / (std_N + eps) over all N rewards of r [B, G] (unbiased std); exactly 0 when they are all
+    equal (or N == 1), not rounding noise / eps."""
+    flat = r.reshape(-1)  # [N]
+    if flat.numel() < 2 or bool(flat.amax() == flat.amin()):
         return torch.zeros_like(r)
-    return ((flat - flat.mean()) / (flat.std() + eps)).view_as(r)  # [N, 1]
+    return ((flat - flat.mean()) / (flat.std() + eps)).view_as(r)  # [B, G]
+
+
+@register_advantage("rloo")
+def rloo_advantages(r: Tensor, eps: float) -> Tensor:
+    # r_i - (sum_j r_j - r_i) / (G - 1) = (G r_i - sum_j r_j) / (G - 1) = G / (G - 1) * (r_i - mean)
+    g = r.shape[1]
+    return _centred(r, "rloo") * (g / (g - 1))  # [B, G]; _centred refuses G == 1 first
+
+
+@register_advantage("reinforce_pp", zero_equal_groups=False)
+def reinforce_pp_advantages(r: Tensor, eps: float) -> Tensor:
+    return _batch_whitened(r, eps)  # no group baseline: a group is not what a completion is compared with
 
 
 def overlong_soft_penalty(lengths: Tensor, max_new_tokens: int, buffer: int, penalty: float) -> Tensor:

@@ -76,7 +76,9 @@ class RolloutConfig:
 
 @dataclass
 class AlgoConfig:
-    advantage: str = "grpo"  # grpo (group mean/std) | drgrpo (group mean, no std) | batch (group mean/batch std)
+    # grpo (group mean/std) | drgrpo (group mean, no std) | batch (group mean/batch std, REINFORCE++-baseline) |
+    # rloo (leave-one-out mean of the G-1 peers) | reinforce_pp (REINFORCE++: batch mean/std, no group baseline)
+    advantage: str = "grpo"
     loss_agg: str = "token_mean"  # token_mean (DAPO) | seq_mean (GRPO) | constant (Dr. GRPO: / max_new_tokens)
     clip_low: float = 0.2  # ratio clipped to [1 - clip_low, 1 + clip_high]
     clip_high: float = 0.2  # DAPO clip-higher uses 0.28
@@ -89,7 +91,15 @@ class AlgoConfig:
     overlong_buffer: int = 64  # soft: penalty ramps over the last N tokens before max_new_tokens
     overlong_penalty: float = 1.0  # soft: penalty at max_new_tokens
     is_correction: str = "auto"  # auto (on for vllm/server, off for hf) | off | truncate | mask
-    is_cap: float = 2.0  # truncate: clamp sampler->trainer ratio at this; mask: drop tokens above it
+    is_cap: float = 2.0  # truncate: clamp sampler->trainer ratio at this; mask: drop tokens above it (or below 1/it)
+    # what one sampler->trainer weight covers: token (one per token) | sequence (one per completion: the product of
+    # its token ratios) | geo_mean (one per completion: their geometric mean); mask drops whole completions there
+    is_level: str = "token"
+    # the policy-gradient form of loss=pg: clip (PPO/GRPO clipped token ratio) | gspo (one clipped ratio per
+    # sequence, the mean token log-ratio; GSPO clips far tighter, e.g. clip_low=3e-4 clip_high=4e-4) | cispo
+    # (REINFORCE weighted by the clipped, detached token ratio: no token loses its gradient)
+    policy_loss: str = "clip"
+    entropy_coef: float = 0.0  # loss -= entropy_coef x the mean token entropy (aggregated as loss_agg); 0: none
     # pg: the clipped policy gradient (GRPO and its variants). rft: rejection fine-tuning / ReST-EM, a supervised
     # stage of the grm and seal tasks only: keep the completions whose reward is > rft_threshold and minimise their
     # negative log-likelihood (same sampling, scoring and DeepSpeed update). The R1-Zero math path never uses it.
@@ -167,7 +177,7 @@ class TrainConfig:
     max_bad_steps: int = 3  # stop after this many consecutive steps with NaN/inf loss or gradient
     threads: int = 0  # torch threads per rank on CPU; 0: cores / ranks
     # completion tokens per LM-head chunk: logits, log-softmax, entropy and their backward hold one [chunk, vocab]
-    # fp32 block at a time (losses.head_logprobs; ~0.6 GB at 1024 x Qwen2.5's 151,936). 0: all tokens at once
+    # fp32 block at a time (logprobs.head_logprobs; ~0.6 GB at 1024 x Qwen2.5's 151,936). 0: all tokens at once
     logit_chunk_tokens: int = 1024
 
 
@@ -247,8 +257,9 @@ def choices() -> dict[str, tuple]:
     from r1zero import advantages, losses
 
     return {**CHOICES, "algo.advantage": tuple(advantages.ADVANTAGES), "algo.loss": tuple(losses.POLICY_LOSSES),
-            "algo.loss_agg": losses.LOSS_AGGS, "algo.kl_estimator": losses.KL_ESTIMATORS,
-            "algo.is_correction": ("auto", *losses.IS_MODES)}
+            "algo.policy_loss": tuple(losses.PG_LOSSES), "algo.loss_agg": losses.LOSS_AGGS,
+            "algo.kl_estimator": losses.KL_ESTIMATORS, "algo.is_correction": ("auto", *losses.IS_MODES),
+            "algo.is_level": losses.IS_LEVELS}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -290,7 +301,7 @@ def validate(cfg: Config, world_size: int = 1) -> None:
     if t.steps < 0:
         raise ConfigError(f"`train.steps` must be >= 0 (0: evaluate only), got {t.steps}")
     check_values(cfg, flat)  # finite floats, value ranges (validation.RANGES), betas, cross-field rules
-    if r.group_size < 2 and a.advantage in ("grpo", "drgrpo"):
+    if r.group_size < 2 and a.advantage in ("grpo", "drgrpo", "rloo"):
         raise ConfigError(f"`algo.advantage={a.advantage}` compares completions of the same prompt: "
                           "set `rollout.group_size` >= 2 (or use `algo.advantage=batch`)")
     if a.clip_low < 0 or a.clip_low >= 1 or a.clip_high < 0:

@@ -1,9 +1,9 @@
-"""Token log-probabilities, the clipped policy-gradient loss, KL estimators, sampler->trainer importance weights, and
-the one aggregation they all share. Pure torch functions, shapes in comments.
+"""The policy-gradient losses, KL estimators, sampler->trainer importance weights, and the one aggregation they all
+share. Pure torch functions, shapes in comments (the token logprobs they take come from `logprobs.py`).
 
-Shapes: b sequences in a micro-batch, T positions, V vocabulary. Every per-token tensor [b, T] lines up with a
-`mask` [b, T] (bool, or 0/1) that is True where a completion token counts in the loss. Values at masked positions
-(padding, prompt) may be anything finite; they are selected away with `torch.where`, never multiplied by 0.
+Shapes: b sequences in a micro-batch, T positions. Every per-token tensor [b, T] lines up with a `mask` [b, T]
+(bool, or 0/1) that is True where a completion token counts in the loss. Values at masked positions (padding,
+prompt) may be anything finite; they are selected away with `torch.where`, never multiplied by 0.
 
 Exact micro-batching. The loss of a global batch (all micro-batches of one optimizer step, on all ranks) is a SUM
 over its sequences divided by one number, `norm`, computed once for the global batch (`aggregation_norm`):
@@ -19,26 +19,37 @@ add micro-batch gradients without averaging them again (DeepSpeed divides by gra
 number of ranks: undo that scale in the caller). `aggregation_norm` is additive over sequences, so the global norm is
 the SUM over ranks of each rank's `aggregation_norm`.
 
-The LM head (`head_logprobs`): the trainer never asks the model for [tokens, V] logits. It hands the head's
-weight the hidden states of the n completion positions, and log-softmax, the target's logprob and the entropy are
-computed `chunk_tokens` positions at a time; the backward recomputes each chunk's logits. At most one chunk's
-[chunk, V] block (fp32) exists at a time, in forward and in backward, instead of [n, V] logits, their fp32 copies
-and their gradient (n = 4 x 3,000 completion tokens x Qwen2.5's 151,936 entries = 7 GB per fp32 copy).
-
 Policy losses (`algo.loss`): one registry, `POLICY_LOSSES` (name -> function, filled by `@register_loss(name)`), one
 signature `fn(logp, old_logp, mb, algo, norm, is_weights) -> (loss, stats)`; `Policy` calls the entry, knows no variant.
     algo.loss   loss                                                  learns from (its `select` hook)
-    pg          policy_loss(...) + beta * aggregate(kl_penalty(...))  every completion
+    pg          PG_LOSSES[policy_loss](...) + beta * aggregate(kl_penalty(...))   every completion
     rft         sft_loss(...)  (rejection fine-tuning, ReST-EM)       reward > algo.rft_threshold
 The trainer masks the completions a loss does not select (`select_completions`); a step in which it selected none on
 any rank runs at lr 0. A new loss is one decorated function here plus its test.
 
+Policy-gradient forms of `pg` (`algo.policy_loss`): a second registry, `PG_LOSSES` (`@register_pg_loss(name)`), each
+`fn(logp, old_logp, advantages, mask, clip_low, clip_high, loss_agg, norm, is_weights) -> (loss, stats)` with the
+stats of `policy_loss`. With r_t = exp(logp_t - old_logp_t), A the advantage, sg a stop-gradient:
+    clip   x_t = -min(r_t A, clip(r_t, 1 - lo, 1 + hi) A)           PPO / GRPO, DAPO's two-sided range (default)
+    gspo   x_t = -min(s A, clip(s, 1 - lo, 1 + hi) A),  s = exp(mean_t(logp_t - old_logp_t)) per sequence, with
+           the token gradient of s_t = sg[s] * exp(logp_t - sg[logp_t])        GSPO (Zheng et al. 2025), as verl
+    cispo  x_t = -sg[clip(r_t, 1 - lo, 1 + hi)] A logp_t                       CISPO (MiniMax-M1 2025), as verl
+Every form multiplies x_t by the importance weight and reduces it with `aggregate`.
+
+Importance weights (`importance_weights`), sampler (vLLM) -> trainer, per `algo.is_level` x `algo.is_correction`:
+    level     weight unit    log w  (old_logp: the trainer's logprobs before the update)
+    token     each token     old_logp_t - sampler_logp_t            (the default)
+    sequence  each sequence  sum_t (old_logp_t - sampler_logp_t)    (the product of the token ratios)
+    geo_mean  each sequence  mean_t (old_logp_t - sampler_logp_t)   (their geometric mean)
+    truncate: w -> min(w, cap) (TIS);  mask: w -> 0 outside [1/cap, cap] (a whole sequence at sequence levels).
+
 A trainer step, per micro-batch:
     logp, ent     = head_logprobs(hidden[mask], lm_head.weight, None, targets, temperature, chunk)  # [n] each
-    is_w, s1      = importance_weights(old_logp, sampler_logp, mask, mode, cap)
+    is_w, s1      = importance_weights(old_logp, sampler_logp, mask, mode, cap, level)
     loss, s2      = POLICY_LOSSES[algo.loss](logp, old_logp, mb, algo, norm, is_w)
+    loss          = loss - entropy_coef * aggregate(ent, mask, loss_agg, norm)     # only when entropy_coef > 0
   which for pg is
-    pg, s2        = policy_loss(logp, old_logp, adv, mask, clip_low, clip_high, loss_agg, norm, is_w)
+    pg, s2        = PG_LOSSES[policy_loss](logp, old_logp, adv, mask, clip_low, clip_high, loss_agg, norm, is_w)
     loss          = pg + beta * aggregate(kl_penalty(logp, ref_logp, "k3"), mask, loss_agg, norm)
 """
 from __future__ import annotations
@@ -47,6 +58,8 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import Tensor
+
+from r1zero.logprobs import upcast
 
 if TYPE_CHECKING:
     from r1zero.batching import Batch
@@ -57,139 +70,21 @@ if TYPE_CHECKING:
 LOSS_AGGS = ("token_mean", "seq_mean", "constant")
 KL_ESTIMATORS = ("k1", "k2", "k3")
 IS_MODES = ("off", "truncate", "mask")
+IS_LEVELS = ("token", "sequence", "geo_mean")
 MAX_LOG_RATIO = 20.0  # log-ratios are clamped to +-20 before exp: e^20 ~ 5e8 stays finite in fp32, and so do gradients
 
 
-# ---------------------------------------------------------------------------------------------- log-probabilities
-
-
-def _up(x: Tensor) -> Tensor:
-    """bf16/fp16 -> fp32 (softmax sums need it); fp32/fp64 unchanged, without a copy."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
-def gather_logprobs(logits: Tensor, targets: Tensor, temperature: float = 1.0, chunk_rows: int = 1) -> Tensor:
-    """Float[b, T]: log softmax(logits / temperature)[targets], for logits [b, T, V] and targets Long[b, T].
-
-    Computed in fp32 for bf16/fp16 logits, else in the logits' dtype. Rows are processed `chunk_rows` at a time, so
-    at most a [chunk_rows, T, V] fp32 copy of bf16 logits exists at once (log_softmax of the whole tensor would
-    materialise [b, T, V] in fp32). log p = x[target] - logsumexp(x).
-    """
-    out = []
-    for start in range(0, logits.shape[0], chunk_rows):
-        lg = logits[start:start + chunk_rows]  # [c, T, V]
-        tgt = targets[start:start + chunk_rows].long().unsqueeze(-1)  # [c, T, 1]
-        picked = _up(lg.gather(-1, tgt).squeeze(-1))  # [c, T]
-        x = _up(lg)  # no copy for fp32 logits
-        if temperature != 1.0:
-            x = x / temperature
-            picked = picked / temperature
-        out.append(picked - torch.logsumexp(x, dim=-1))  # [c, T]
-    if not out:
-        return _up(logits.new_zeros(targets.shape))
-    return torch.cat(out)  # [b, T]
-
-
-def token_logprobs(logits: Tensor, input_ids: Tensor, temperature: float = 1.0, chunk_rows: int = 1) -> Tensor:
-    """Float[b, T-1]: log-probability of each next token, from a causal LM's logits [b, T, V] on input_ids [b, T].
-
-    Position t holds log p(input_ids[:, t+1] | input_ids[:, :t+1]). `temperature` must be the sampler's, so that
-    these match the sampler's logprobs (the ratios and importance weights compare the two).
-    """
-    return gather_logprobs(logits[:, :-1], input_ids[:, 1:], temperature, chunk_rows)  # [b, T-1]
-
-
-def entropy_from_logits(logits: Tensor, temperature: float = 1.0, chunk_rows: int = 1) -> Tensor:
-    """Float[b, T]: entropy of softmax(logits / temperature) at every position of logits [b, T, V].
-
-    fp32 for half-precision logits, else the logits' dtype. Pass `logits[:, :-1]` to line up with `token_logprobs`.
-    H = logsumexp(x) - sum_v softmax(x)_v x_v, chunked by rows.
-    """
-    out = []
-    for start in range(0, logits.shape[0], chunk_rows):
-        x = _up(logits[start:start + chunk_rows])  # [c, T, V]
-        if temperature != 1.0:
-            x = x / temperature
-        lse = torch.logsumexp(x, dim=-1, keepdim=True)  # [c, T, 1]
-        out.append(lse.squeeze(-1) - (torch.exp(x - lse) * x).sum(-1))  # [c, T]
-    if not out:
-        return _up(logits.new_zeros(logits.shape[:-1]))
-    return torch.cat(out)  # [b, T]
-
-
-def _chunk_logits(h: Tensor, weight: Tensor, bias: Tensor | None, temperature: float) -> Tensor:
-    """Float32[c, V]: the LM head's logits of hidden h [c, d] (computed in the weight's dtype, as the model would),
-    upcast, divided by the temperature."""
-    x = _up(torch.nn.functional.linear(h, weight, bias))  # [c, V]
-    return x / temperature if temperature != 1.0 else x
-
-
-class _HeadLogprobs(torch.autograd.Function):
-    """log softmax(h W^T + b)[target] per position, chunked, with the entropy as a gradient-free statistic.
-
-    Backward, per chunk (x = logits / temperature, p = softmax(x), g = dL/dlogp [c]):
-        dL/dlogits = (onehot(target) - p) * g / temperature      [c, V], cast to the weight's dtype (as autograd
-        dL/dh = dL/dlogits @ W     dL/dW += dL/dlogits^T @ h       would cast the gradient of logits.float())
-    dW is accumulated in fp32 over chunks for bf16/fp16 weights (a sum of bf16 partials would lose bits)."""
-
-    @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, temperature, chunk, with_entropy):
-        n, dtype = hidden.shape[0], _up(weight[:0]).dtype  # fp32 for bf16/fp16 weights, else theirs
-        logp = torch.empty(n, dtype=dtype, device=hidden.device)  # [n]
-        lse = torch.empty_like(logp)  # [n] logsumexp of each position's x, reused by the backward
-        ent = torch.empty(n if with_entropy else 0, dtype=dtype, device=hidden.device)
-        for s in range(0, n, chunk):  # in place on the chunk's own logits: one [c, V] block (two with entropy)
-            x = _chunk_logits(hidden[s:s + chunk], weight, bias, temperature)  # [c, V]
-            picked = x.gather(-1, targets[s:s + chunk, None])  # [c, 1]
-            top = x.amax(dim=-1, keepdim=True)  # [c, 1]
-            e = x.sub_(top).exp_()  # exp(x - max), [c, V]
-            total = e.sum(dim=-1, keepdim=True)  # [c, 1]
-            lse_c = (total.log() + top)[:, 0]  # logsumexp(x), [c]
-            lse[s:s + chunk] = lse_c
-            logp[s:s + chunk] = picked[:, 0] - lse_c
-            if with_entropy:  # H = -sum_v p_v log p_v
-                p = e.div_(total)  # softmax(x), [c, V]
-                ent[s:s + chunk] = -torch.special.xlogy(p, p).sum(dim=-1)
-        ctx.save_for_backward(hidden, weight, bias, targets, lse)
-        ctx.temperature, ctx.chunk = temperature, chunk
-        ctx.mark_non_differentiable(ent)
-        return logp, ent
-
-    @staticmethod
-    def backward(ctx, g_logp, _g_ent):
-        hidden, weight, bias, targets, lse = ctx.saved_tensors
-        need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        acc = torch.float32 if weight.dtype in (torch.float16, torch.bfloat16) else weight.dtype
-        g_h = torch.empty_like(hidden) if need_h else None  # [n, d]
-        g_w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None  # [V, d]
-        g_b = torch.zeros(bias.shape, dtype=acc, device=bias.device) if need_b else None  # [V]
-        for s in range(0, hidden.shape[0], ctx.chunk):
-            h, g = hidden[s:s + ctx.chunk], g_logp[s:s + ctx.chunk, None].to(lse.dtype)  # [c, d], [c, 1]
-            p = _chunk_logits(h, weight, bias, ctx.temperature).sub_(lse[s:s + ctx.chunk, None]).exp_()  # [c, V]
-            d = p.mul_(-g).scatter_add_(-1, targets[s:s + ctx.chunk, None], g)  # (onehot - p) * g, [c, V]
-            d = (d / ctx.temperature if ctx.temperature != 1.0 else d).to(weight.dtype)
-            if need_h:
-                g_h[s:s + ctx.chunk] = d @ weight  # [c, d]
-            if need_w:
-                g_w += (d.t() @ h).to(acc)  # [V, d]
-            if need_b:
-                g_b += d.sum(0).to(acc)
-        g_w = g_w.to(weight.dtype) if g_w is not None else None
-        g_b = g_b.to(bias.dtype) if g_b is not None else None
-        return g_h, g_w, g_b, None, None, None, None
-
-
-def head_logprobs(hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, temperature: float = 1.0,
-                  chunk_tokens: int = 1024, with_entropy: bool = False) -> tuple[Tensor, Tensor | None]:
-    """(Float[n] logprobs, Float[n] entropies or None) of targets Long[n] under softmax((h W^T + b) / temperature),
-    for hidden [n, d], an LM head's weight [V, d] and bias [V] (or None). fp32 for bf16/fp16 weights, else theirs.
-
-    The values of `gather_logprobs(F.linear(hidden, weight, bias), targets, temperature)` (and of
-    `entropy_from_logits`), computed `chunk_tokens` positions at a time (<= 0: all at once) in forward and backward.
-    Gradients flow to hidden, weight and bias; the entropy has none (a statistic)."""
-    chunk = chunk_tokens if chunk_tokens > 0 else max(hidden.shape[0], 1)
-    logp, ent = _HeadLogprobs.apply(hidden, weight, bias, targets.long(), float(temperature), chunk, with_entropy)
-    return logp, (ent if with_entropy else None)
+def registering(table: dict[str, Callable], kind: str, name: str, **marks):
+    """A decorator that adds its function to `table` as `name` (refusing a name twice), with `marks` set on it as
+    attributes: what `register_loss`, `register_pg_loss` and `advantages.register_advantage` share."""
+    def add(fn: Callable) -> Callable:
+        if name in table:
+            raise ValueError(f"{kind} {name!r} is registered twice")
+        for key, value in marks.items():
+            setattr(fn, key, value)
+        table[name] = fn
+        return fn
+    return add
 
 
 # ---------------------------------------------------------------------------------------------- aggregation
@@ -241,10 +136,64 @@ def aggregate(per_token: Tensor, mask: Tensor, loss_agg: str, norm: float | Tens
         return per_seq.sum() / norm
     raise ValueError(f"unknown loss_agg {loss_agg!r}; choose one of {', '.join(LOSS_AGGS)}")
 
+# ---------------------------------------------------------------------------------------------- policy-gradient forms
 
-# ---------------------------------------------------------------------------------------------- losses
+PG_LOSSES: dict[str, Callable] = {}  # algo.policy_loss -> fn with `policy_loss`'s signature (the module doc's table)
 
 
+def register_pg_loss(name: str):
+    """Decorator: the function becomes `algo.policy_loss=name`, the policy-gradient form that `algo.loss=pg` uses
+    (config.validate reads the names from PG_LOSSES). Its signature and stats keys are `policy_loss`'s."""
+    return registering(PG_LOSSES, "policy-gradient form", name)
+
+
+def _token_ratios(logp: Tensor, old_logp: Tensor, advantages: Tensor,
+                  mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """What every form starts from: (Bool mask [b, T], advantages [b, 1] or [b, T] in logp's dtype, log-ratio
+    logp - old_logp [b, T] (0 off the mask), ratio [b, T] (its exp, the log clamped to +-MAX_LOG_RATIO))."""
+    m = mask.bool()
+    adv = (advantages[:, None] if advantages.dim() == 1 else advantages).to(logp.dtype)  # [b, 1] or [b, T]
+    log_ratio = torch.where(m, logp - old_logp.detach(), torch.zeros_like(logp))  # [b, T]
+    ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))  # [b, T]
+    return m, adv, log_ratio, ratio
+
+
+def _weighted(per_token: Tensor, m: Tensor, loss_agg: str, norm: float | Tensor, is_weights: Tensor | None) -> Tensor:
+    """aggregate(per_token [b, T] x the detached importance weights [b, T] (when given), m, loss_agg, norm)."""
+    if is_weights is not None:
+        per_token = per_token * is_weights.detach()
+    return aggregate(per_token, m, loss_agg, norm)
+
+
+def _ratio_stats(ratio: Tensor, low: Tensor, high: Tensor, m: Tensor) -> dict[str, Tensor]:
+    """Detached scalars over the valid tokens m [b, T]: the clip fractions of the Bool[b, T] (or broadcastable)
+    low / high sides and of their union, and the ratio's [b, T] mean, min and max (1 when nothing is valid)."""
+    with torch.no_grad():
+        low, high = low.expand_as(m), high.expand_as(m)
+        mean, lo, hi = _masked_stats(ratio, m, empty=1.0)
+        return {
+            "policy/clip_frac": masked_mean((low | high).float(), m),
+            "policy/clip_low_frac": masked_mean(low.float(), m),
+            "policy/clip_high_frac": masked_mean(high.float(), m),
+            "policy/ratio_mean": mean,
+            "policy/ratio_min": lo,
+            "policy/ratio_max": hi,
+        }
+
+
+def _clipped_surrogate(ratio: Tensor, adv: Tensor, m: Tensor, clip_low: float, clip_high: float, loss_agg: str,
+                       norm: float | Tensor, is_weights: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+    """The PPO surrogate of a ratio [b, T] (per token for clip, one per sequence for gspo) and its stats: the clipped
+    side is the one whose branch is active, so that it gets no gradient (ratio < 1 - lo with A < 0, > 1 + hi with
+    A > 0)."""
+    unclipped = -adv * ratio  # [b, T]
+    clipped = -adv * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)  # [b, T]
+    loss = _weighted(torch.maximum(unclipped, clipped), m, loss_agg, norm, is_weights)
+    r = ratio.detach()
+    return loss, _ratio_stats(r, (r < 1.0 - clip_low) & (adv < 0), (r > 1.0 + clip_high) & (adv > 0), m)
+
+
+@register_pg_loss("clip")
 def policy_loss(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, clip_low: float,
                 clip_high: float, loss_agg: str, norm: float | Tensor,
                 is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
@@ -259,31 +208,51 @@ def policy_loss(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor
     gradient: ratio < 1-clip_low with A < 0, or ratio > 1+clip_high with A > 0), its two halves
     `policy/clip_low_frac` and `policy/clip_high_frac`, and `policy/ratio_mean|min|max`.
     """
-    m = mask.bool()
-    adv = (advantages[:, None] if advantages.dim() == 1 else advantages).to(logp.dtype)  # [b, 1] or [b, T]
-    log_ratio = torch.where(m, logp - old_logp.detach(), torch.zeros_like(logp))  # [b, T]
-    ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))  # [b, T]
-    unclipped = -adv * ratio  # [b, T]
-    clipped = -adv * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)  # [b, T]
-    per_token = torch.maximum(unclipped, clipped)  # [b, T]
-    if is_weights is not None:
-        per_token = per_token * is_weights.detach()
-    loss = aggregate(per_token, m, loss_agg, norm)
+    m, adv, _, ratio = _token_ratios(logp, old_logp, advantages, mask)
+    return _clipped_surrogate(ratio, adv, m, clip_low, clip_high, loss_agg, norm, is_weights)
 
-    with torch.no_grad():
-        a = adv.expand_as(ratio)
-        low = (ratio < 1.0 - clip_low) & (a < 0)  # [b, T]
-        high = (ratio > 1.0 + clip_high) & (a > 0)  # [b, T]
-        mean, lo, hi = _masked_stats(ratio, m, empty=1.0)
-        stats = {
-            "policy/clip_frac": masked_mean((low | high).float(), m),
-            "policy/clip_low_frac": masked_mean(low.float(), m),
-            "policy/clip_high_frac": masked_mean(high.float(), m),
-            "policy/ratio_mean": mean,
-            "policy/ratio_min": lo,
-            "policy/ratio_max": hi,
-        }
-    return loss, stats
+
+@register_pg_loss("gspo")
+def gspo_loss(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, clip_low: float, clip_high: float,
+              loss_agg: str, norm: float | Tensor,
+              is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """GSPO (Zheng et al. 2025, Group Sequence Policy Optimization): `policy_loss` with one ratio per sequence,
+    s_i = exp(mean_t(logp_t - old_logp_t)) over its valid tokens, clipped at the sequence level: when s_i leaves
+    [1 - clip_low, 1 + clip_high] on the side the advantage pushes, the whole sequence gets no gradient.
+
+    The token form of the paper (GSPO-token) and verl's `compute_policy_loss_gspo`: s_i,t = sg[s_i] * exp(logp_t -
+    sg[logp_t]) has the value s_i and the gradient s_i * grad logp_t, so per-token advantages and the importance
+    weights still apply per token. With `loss_agg=seq_mean` (verl's default for GSPO) and one advantage per
+    sequence the gradient is exactly that of the sequence objective -min(s_i A_i, clip(s_i) A_i). The paper clips
+    far tighter (3e-4 / 4e-4) than the token ratio's 0.2 / 0.28: set clip_low / clip_high for it. The ratio stats
+    are those of s_i, counted per token (token-weighted means)."""
+    m, adv, log_ratio, _ = _token_ratios(logp, old_logp, advantages, mask)
+    n = m.sum(dim=-1, keepdim=True).clamp(min=1)  # [b, 1] valid tokens per sequence
+    log_s = (log_ratio.sum(dim=-1, keepdim=True) / n).detach().clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)  # [b, 1]
+    token = torch.where(m, logp - logp.detach(), torch.zeros_like(logp))  # [b, T] value 0, gradient grad logp
+    ratio = torch.exp(log_s + token)  # [b, T]: s_i at every token of sequence i
+    return _clipped_surrogate(ratio, adv, m, clip_low, clip_high, loss_agg, norm, is_weights)
+
+
+@register_pg_loss("cispo")
+def cispo_loss(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, clip_low: float, clip_high: float,
+               loss_agg: str, norm: float | Tensor,
+               is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """CISPO (MiniMax-M1, 2025): REINFORCE with the token ratio clipped and detached as its weight,
+    x_t = -sg[clip(r_t, 1 - clip_low, 1 + clip_high)] * A * logp_t (verl's `compute_policy_loss_cispo`).
+
+    Unlike `policy_loss` no token loses its gradient: the clip bounds the weight, not the update (d x_t / d logp_t =
+    -clip(r_t) A). On-policy (ratio 1) the gradient is the clipped form's. The clip fractions count the tokens whose
+    weight is clipped, whatever the advantage's sign (ratio < 1 - clip_low, ratio > 1 + clip_high). MiniMax-M1 set no
+    lower bound (a large eps_low) and tuned only eps_high: clip_low close to 1 (e.g. 0.999) is the nearest here."""
+    m, adv, _, ratio = _token_ratios(logp, old_logp, advantages, mask)
+    weight = ratio.detach().clamp(1.0 - clip_low, 1.0 + clip_high)  # [b, T] sg[clip(r)]
+    loss = _weighted(-weight * adv * logp, m, loss_agg, norm, is_weights)
+    r = ratio.detach()
+    return loss, _ratio_stats(r, r < 1.0 - clip_low, r > 1.0 + clip_high, m)
+
+
+# ---------------------------------------------------------------------------------------------- KL, IS, SFT
 
 
 def kl_penalty(logp: Tensor, ref_logp: Tensor, estimator: str = "k3") -> Tensor:
@@ -305,32 +274,49 @@ def kl_penalty(logp: Tensor, ref_logp: Tensor, estimator: str = "k3") -> Tensor:
         return torch.exp(d) - d - 1.0
     raise ValueError(f"unknown KL estimator {estimator!r}; choose one of {', '.join(KL_ESTIMATORS)}")
 
+def _is_log_ratio(diff: Tensor, m: Tensor, level: str) -> tuple[Tensor, Tensor]:
+    """(log w, the mask of its units) of the trainer - sampler logprob differences diff [b, T] over m [b, T]: per
+    token ([b, T], m), or per sequence ([b, 1], the sequences with a valid token) for the sequence levels."""
+    log_ratio = torch.where(m, diff, torch.zeros_like(diff))  # [b, T]
+    if level == "token":
+        return log_ratio, m
+    total = log_ratio.sum(dim=-1, keepdim=True)  # [b, 1]: log of the product of the token ratios
+    if level == "geo_mean":
+        total = total / m.sum(dim=-1, keepdim=True).clamp(min=1)  # log of their geometric mean
+    return total, m.any(dim=-1, keepdim=True)
 
-def importance_weights(trainer_logp: Tensor, sampler_logp: Tensor, mask: Tensor, mode: str,
-                       cap: float) -> tuple[Tensor, dict[str, Tensor]]:
-    """Detached per-token weights [b, T] correcting for the sampler (vLLM) not being exactly the trainer's policy.
 
-    ratio = exp(trainer_logp - sampler_logp), both for the rollout's own tokens (trainer_logp: the trainer's
-    logprobs before the update, i.e. old_logp).
+def importance_weights(trainer_logp: Tensor, sampler_logp: Tensor, mask: Tensor, mode: str, cap: float,
+                       level: str = "token") -> tuple[Tensor, dict[str, Tensor]]:
+    """Detached weights [b, T] correcting for the sampler (vLLM) not being exactly the trainer's policy.
+
+    ratio = exp(log w), from trainer_logp - sampler_logp for the rollout's own tokens (trainer_logp: the trainer's
+    logprobs before the update, i.e. old_logp), per `level` (IS_LEVELS, the module doc's table): one weight per
+    token, or one per sequence (every token of it gets that weight). The log is clamped to +-20 before exp.
         off       weight 1 (the stats are still computed: they measure the mismatch)
         truncate  weight min(ratio, cap)                                 (TIS)
-        mask      weight ratio inside [1/cap, cap], 0 outside             (masked IS: a token the two engines disagree
-                  on by more than a factor `cap` in either direction is dropped; it still counts in `norm`)
-    Weights are 0 at masked positions. stats (detached scalars over valid tokens): `sampling/is_ratio_mean|max|min`
-    of the raw ratio, and `sampling/is_clipped_frac`, the share of tokens whose weight is not the raw ratio
-    (truncate: ratio > cap; mask: outside [1/cap, cap]; off: 0).
+        mask      weight ratio inside [1/cap, cap], 0 outside             (masked IS: a token, or at the sequence
+                  levels a whole sequence, the two engines disagree on by more than a factor `cap` in either
+                  direction is dropped; it still counts in `norm`)
+    These are verl's rollout-correction levels (token / sequence / geometric) and modes (truncate: an upper cap;
+    mask: lower threshold 1/upper); TRL's `vllm_importance_sampling_mode` (token|sequence x truncate|mask) is the
+    same but masks only above the cap. Weights are 0 at masked positions. stats (detached scalars over the weight's
+    units: valid tokens, or sequences with one): `sampling/is_ratio_mean|max|min` of the raw ratio, and
+    `sampling/is_clipped_frac`, the share of units whose weight is not the raw ratio (truncate: ratio > cap; mask:
+    outside [1/cap, cap]; off: 0).
     """
     if mode not in IS_MODES:
         raise ValueError(f"unknown importance-sampling mode {mode!r}; choose one of {', '.join(IS_MODES)}")
+    if level not in IS_LEVELS:
+        raise ValueError(f"unknown importance-sampling level {level!r}; choose one of {', '.join(IS_LEVELS)}")
     if mode != "off" and cap < 1.0:
         raise ValueError(f"importance-sampling cap must be >= 1, got {cap}")
     m = mask.bool()
     with torch.no_grad():
-        diff = _up(trainer_logp) - _up(sampler_logp)  # [b, T]
-        log_ratio = torch.where(m, diff, torch.zeros_like(diff))
-        ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))  # [b, T]
+        log_ratio, unit = _is_log_ratio(upcast(trainer_logp) - upcast(sampler_logp), m, level)  # [b, T] or [b, 1]
+        ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))  # [b, T] or [b, 1]
         if mode == "off":
-            changed = torch.zeros_like(m)
+            changed = torch.zeros_like(unit)
             weights = torch.ones_like(ratio)
         elif mode == "truncate":
             changed = ratio > cap
@@ -338,17 +324,16 @@ def importance_weights(trainer_logp: Tensor, sampler_logp: Tensor, mask: Tensor,
         else:
             changed = (ratio > cap) | (ratio < 1.0 / cap)
             weights = torch.where(changed, torch.zeros_like(ratio), ratio)
-        weights = torch.where(m, weights, torch.zeros_like(weights))  # [b, T]
-        mean, lo, hi = _masked_stats(ratio, m, empty=1.0)
+        weights = torch.where(m, weights, torch.zeros_like(weights))  # [b, T] (a sequence's weight on its tokens)
+        mean, lo, hi = _masked_stats(ratio, unit, empty=1.0)
         stats = {"sampling/is_ratio_mean": mean, "sampling/is_ratio_max": hi, "sampling/is_ratio_min": lo,
-                 "sampling/is_clipped_frac": masked_mean(changed.float(), m)}
+                 "sampling/is_clipped_frac": masked_mean(changed.float(), unit)}
     return weights, stats
 
 
 def sft_loss(logp: Tensor, mask: Tensor, norm: float | Tensor, loss_agg: str = "token_mean") -> Tensor:
     """Scalar negative log-likelihood of the masked tokens, logp [b, T], with the same aggregation as the PG loss."""
     return aggregate(-logp, mask, loss_agg, norm)
-
 
 # ---------------------------------------------------------------------------------------------- the loss registry
 
@@ -361,13 +346,7 @@ def register_loss(name: str, select: Callable | None = None):
     fn(logp [b, T], old_logp [b, T], mb, algo, norm, is_weights [b, T] | None) -> (loss, detached stats), with mb the
     micro-batch on logp's device (`advantages`, `loss_mask`, `ref_lp`) and algo `cfg.algo`. `select(rewards [N],
     algo) -> (Bool[N], metrics)`, if given, picks the completions the loss learns from (`select_completions`)."""
-    def add(fn: Callable) -> Callable:
-        if name in POLICY_LOSSES:
-            raise ValueError(f"policy loss {name!r} is registered twice")
-        fn.select = select
-        POLICY_LOSSES[name] = fn
-        return fn
-    return add
+    return registering(POLICY_LOSSES, "policy loss", name, select=select)
 
 
 def selection(loss: str) -> Callable | None:
@@ -388,10 +367,11 @@ def select_completions(loss_mask: Tensor, rewards: Tensor, algo) -> tuple[Tensor
 @register_loss("pg")
 def clipped_pg_loss(logp: Tensor, old_logp: Tensor, mb: Batch, algo, norm: float | Tensor,
                     is_weights: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-    """The clipped policy gradient (GRPO, DAPO, Dr. GRPO differ only in advantage, clip range and aggregation),
-    plus beta x the KL estimate to the reference (`mb.ref_lp`) when beta > 0."""
-    pg, stats = policy_loss(logp, old_logp, mb.advantages, mb.loss_mask, algo.clip_low, algo.clip_high,
-                            algo.loss_agg, norm, is_weights=is_weights)
+    """The policy gradient of form `algo.policy_loss` (PG_LOSSES; GRPO, DAPO, Dr. GRPO are `clip` and differ only in
+    advantage, clip range and aggregation), plus beta x the KL estimate to the reference (`mb.ref_lp`) when beta > 0."""
+    form = PG_LOSSES[algo.policy_loss]
+    pg, stats = form(logp, old_logp, mb.advantages, mb.loss_mask, algo.clip_low, algo.clip_high, algo.loss_agg, norm,
+                     is_weights=is_weights)
     stats["loss/policy"] = pg.detach()
     if algo.beta <= 0:
         return pg, stats

@@ -20,7 +20,7 @@ T = data.max_prompt_tokens + rollout.max_new_tokens (the padded training sequenc
                 all L layers without model.gradient_checkpointing; with it, each layer's input b*T*h*a
                 plus one layer recomputed at a time
     logits      the LM head runs on the micro-batch's completion tokens only, c of them at a time, where
-                c = train.logit_chunk_tokens (0: all), at most b*rollout.max_new_tokens (losses.head_logprobs):
+                c = train.logit_chunk_tokens (0: all), at most b*rollout.max_new_tokens (logprobs.head_logprobs):
                 two [c, V] fp32 blocks, 2*c*V*4 (logits, then softmax beside the entropy's temporary; the
                 backward recomputes them), plus the head's fp32 gradient accumulator 4*V*h in bf16
     rollout     rollout.engine=vllm: rollout.gpu_memory_utilization * GPU memory (vLLM's reservation: its weights

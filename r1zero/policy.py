@@ -14,7 +14,7 @@ multiply by world_size): micro-batch 1 x accumulation 8 == micro-batch 8 x 1, an
 Devices: batches arrive on the CPU (`batching.make_batch`); each micro-batch is moved to `policy.device` (the
 rank's GPU, or the CPU) just before its forward, and every logprob, loss and statistic is built there. The LM head
 runs only on the positions that predict completion tokens, `train.logit_chunk_tokens` at a time, inside the
-model's own forward (`losses.head_logprobs`, see `_token_logprobs`), so no [tokens, vocab] block is kept.
+model's own forward (`logprobs.head_logprobs`, see `_token_logprobs`), so no [tokens, vocab] block is kept.
 
 Non-finite steps: an optimizer step with a NaN/inf loss (any micro-batch, any rank) or gradient is not applied: the
 client optimizer's own step (the one that moves the weights and Adam's moments on every ZeRO stage) is skipped, the
@@ -33,7 +33,7 @@ from typing import Iterator
 
 import torch
 
-from r1zero import losses
+from r1zero import logprobs, losses
 from r1zero.batching import Batch
 from r1zero.config import Config, deepspeed_config, grad_accumulation
 from r1zero.dist import all_sum, all_true
@@ -105,12 +105,14 @@ class Policy:
 
     # ------------------------------------------------------------------------------------------ forward
 
-    def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False, temperature: float | None = None):
-        """[b, T-1] logprobs on `self.device` (0 outside `mb.loss_mask`) and the mean entropy over the masked positions.
+    def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False, temperature: float | None = None,
+                        entropy_grad: bool = False):
+        """[b, T-1] logprobs and (with_entropy) entropies on `self.device`, both 0 outside `mb.loss_mask`; the
+        entropies carry a gradient only with `entropy_grad` (an entropy bonus in the loss).
 
         `mb` is a host (CPU) batch: the positions are found there (no device sync), the tensors moved once.
         The LM head and the softmax run only on the n positions that predict completion tokens (prompts and padding
-        are most of a GRPO sequence), `train.logit_chunk_tokens` at a time (`losses.head_logprobs`)."""
+        are most of a GRPO sequence), `train.logit_chunk_tokens` at a time (`logprobs.head_logprobs`)."""
         temp = temperature or self.cfg.rollout.temperature or 1.0
         rows, cols = (i.to(self.device) for i in mb.loss_mask.nonzero(as_tuple=True))  # [n], [n]
         dev = mb.to(self.device)
@@ -118,20 +120,19 @@ class Policy:
         chunk = self.cfg.train.logit_chunk_tokens
         head = _lm_head(model)
         if head is not None:
-            with _head_on_positions(head, rows, cols, targets, temp, chunk, with_entropy) as entropy:
+            with _head_on_positions(head, rows, cols, targets, temp, chunk, with_entropy, entropy_grad) as entropy:
                 # `.logits` is what the head's call returned, through its hooks (ZeRO-3 wraps it for the backward)
                 picked = model(input_ids=dev.input_ids, attention_mask=dev.attn_mask, use_cache=False).logits  # [n]
             ent_tok = entropy[0] if with_entropy else None  # [n]
         else:  # logit scaling / soft-capping: the model's own logits, [n, V] at once
             logits = model(input_ids=dev.input_ids, attention_mask=dev.attn_mask, use_cache=False).logits
             logits = logits[rows, cols][:, None]  # [n, 1, V]
-            picked = losses.gather_logprobs(logits, targets[:, None], temp, max(chunk, 1))[:, 0]  # [n]
-            ent_tok = losses.entropy_from_logits(logits.detach(), temp, max(chunk, 1))[:, 0] if with_entropy else None
-        logp = torch.zeros(mb.loss_mask.shape, dtype=torch.float32, device=self.device)  # [b, T-1]
-        logp = logp.index_put((rows, cols), picked.float())
-        ent = None
-        if with_entropy:
-            ent = ent_tok.mean() if len(rows) else torch.zeros((), device=self.device)
+            picked = logprobs.gather_logprobs(logits, targets[:, None], temp, max(chunk, 1))[:, 0]  # [n]
+            ent_in = logits if entropy_grad else logits.detach()
+            ent_tok = logprobs.entropy_from_logits(ent_in, temp, max(chunk, 1))[:, 0] if with_entropy else None
+        zeros = torch.zeros(mb.loss_mask.shape, dtype=torch.float32, device=self.device)  # [b, T-1]
+        logp = zeros.index_put((rows, cols), picked.float())
+        ent = zeros.index_put((rows, cols), ent_tok.float()) if with_entropy else None  # [b, T-1]
         return logp, ent
 
     @torch.no_grad()
@@ -254,15 +255,23 @@ class Policy:
 
     def _micro_loss(self, mb: Batch, norm: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         a = self.cfg.algo
-        logp, ent = self._token_logprobs(self.engine, mb, with_entropy=True)
+        bonus = a.entropy_coef > 0  # only then does the entropy carry a gradient (and cost the backward its term)
+        logp, ent = self._token_logprobs(self.engine, mb, with_entropy=True, entropy_grad=bonus)  # [b, T-1] each
+        rows, cols = (i.to(self.device) for i in mb.loss_mask.nonzero(as_tuple=True))  # found on the host: no sync
         mb = mb.to(self.device)
         old = mb.old_lp if mb.old_lp is not None else logp.detach()
-        is_w, stats = None, {"policy/entropy": ent}
+        mean_ent = ent[rows, cols].mean() if len(rows) else torch.zeros((), device=self.device)  # over the [n] tokens
+        is_w, stats = None, {"policy/entropy": mean_ent.detach()}
         if mb.sampler_lp is not None and self.is_mode != "off":
-            is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap)
+            is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap,
+                                                       a.is_level)
             stats.update(is_stats)
         loss, loss_stats = losses.POLICY_LOSSES[a.loss](logp, old, mb, a, norm, is_w)  # the variant: losses.py
         stats.update(loss_stats)
+        if bonus:  # maximise the entropy: no importance weight, as verl's entropy_coeff (a regulariser, not a sample)
+            entropy = losses.aggregate(ent, mb.loss_mask, a.loss_agg, norm)
+            loss = loss - a.entropy_coef * entropy
+            stats["loss/entropy"] = entropy.detach()
         return loss, stats
 
     def _grad_norm_stage0(self) -> float | None:
@@ -365,20 +374,21 @@ def _lm_head(model):
 
 
 @contextmanager
-def _head_on_positions(head, rows, cols, targets, temperature: float, chunk: int, with_entropy: bool):
+def _head_on_positions(head, rows, cols, targets, temperature: float, chunk: int, with_entropy: bool,
+                       entropy_grad: bool = False):
     """While active, the model's call of `head(hidden [b, T, d])` returns the chunked logprobs [n] of `targets` at
     positions (rows, cols) instead of [b, T, V] logits (the model's output `.logits`); the list it yields receives
-    their entropies [n] (with_entropy).
+    their entropies [n] (with_entropy; with a gradient with entropy_grad).
 
     Why inside the head's own call rather than `head.weight` after the body: ZeRO-3 gathers a module's weights in
     its forward hooks only, and re-gathers them for the backward through hooks on that call's outputs. Calling the
     body and the head as separate modules (or using the weight outside its module) gave wrong gradients under
-    ZeRO-3; the model's full forward with the head computing `losses.head_logprobs` is one path for ZeRO 0-3."""
+    ZeRO-3; the model's full forward with the head computing `logprobs.head_logprobs` is one path for ZeRO 0-3."""
     entropy: list = []
 
     def forward(hidden):  # [b, T, d]: the model passes every position (logits_to_keep=0)
-        logp, ent = losses.head_logprobs(hidden[rows, cols], head.weight, head.bias, targets, temperature, chunk,
-                                         with_entropy)  # [n, d] -> [n], [n]
+        logp, ent = logprobs.head_logprobs(hidden[rows, cols], head.weight, head.bias, targets, temperature, chunk,
+                                           with_entropy, entropy_grad)  # [n, d] -> [n], [n]
         entropy.append(ent)
         return logp
 

@@ -44,6 +44,7 @@ RANGES: dict[str, tuple[str, str]] = {
     "algo.overlong_buffer": (">=0", " (0: no soft penalty)"),
     "algo.overlong_penalty": (">=0", ""),
     "algo.is_cap": (">=1", ""),
+    "algo.entropy_coef": (">=0", " (0: no entropy bonus)"),
     "rewards.workers": (">=1", ""),
     "rewards.timeout_s": (">0", " (seconds per completion before its worker is killed)"),
     "train.prompts_per_step": (">=1", ""),

@@ -45,7 +45,27 @@ def test_batch_with_one_completion_per_prompt_uses_batch_mean():
     close(group_advantages(torch.tensor([2.0]), 1, "batch"), [0.0])
 
 
-@pytest.mark.parametrize("mode", ["grpo", "drgrpo", "batch"])
+def test_rloo_by_hand():
+    # leave-one-out: group 0 [1, 0, 0, 1]: 1 - (0 + 0 + 1) / 3 = 2/3, 0 - 2/3 = -2/3  (= 4/3 * centred +-0.5)
+    # group 2 [0, 0, 0, 3]: 0 - 3/3 = -1 (x3), 3 - 0 = 3  (= 4/3 * [-0.75, 2.25])
+    t = 2 / 3
+    close(group_advantages(REWARDS, 4, "rloo"), [t, -t, -t, t, 0, 0, 0, 0, -1, -1, -1, 3])
+    close(group_advantages(torch.tensor([2.0, 5.0]), 2, "rloo"), [-3.0, 3.0])  # G = 2: r_i - r_other
+
+
+def test_reinforce_pp_by_hand():
+    # REINFORCE++: the 12 rewards whitened over the batch, no group baseline. mean = 9 / 12 = 0.75;
+    # sum sq of (r - 0.75): 1s: 6 x 0.0625 = 0.375, 0s: 5 x 0.5625 = 2.8125, the 3: 5.0625 -> 8.25;
+    # unbiased var 8.25 / 11 = 0.75, std 0.866025: 1 -> 0.288675, 0 -> -0.866025, 3 -> 2.598076.
+    # The all-equal group 1 [1, 1, 1, 1] is NOT zeroed: those completions are above the batch mean
+    a, b, c = 0.288675, -0.866025, 2.598076
+    close(group_advantages(REWARDS, 4, "reinforce_pp", eps=0.0), [a, b, b, a, a, a, a, a, b, b, b, c])
+    # one scale for any G: G = 1 and G = 12 give the same values; an all-equal batch is exactly 0
+    close(group_advantages(REWARDS, 1, "reinforce_pp", eps=0.0), group_advantages(REWARDS, 12, "reinforce_pp", eps=0.0))
+    assert torch.equal(group_advantages(torch.full((8,), 0.1), 4, "reinforce_pp"), torch.zeros(8))
+
+
+@pytest.mark.parametrize("mode", ["grpo", "drgrpo", "batch", "rloo"])
 def test_all_equal_groups_give_exact_zero_not_nan(mode):
     # 0.1 is not exact in binary: the fp32 mean of eight 0.1s is off by 7.5e-9, the std is ~8e-9, and without the
     # explicit zeroing grpo would give (-7.5e-9) / (8e-9 + 1e-6) = -0.0074 to every completion of that group
@@ -63,13 +83,15 @@ def test_all_equal_batch_with_one_completion_per_prompt_gives_exact_zero():
 
 def test_group_advantages_sum_to_zero_per_group():
     r = torch.rand(40)
-    for mode in ("grpo", "drgrpo", "batch"):
+    for mode in ("grpo", "drgrpo", "batch", "rloo"):
         assert group_advantages(r, 8, mode).view(5, 8).sum(1).abs().max() < 1e-5
+    assert group_advantages(r, 8, "reinforce_pp").sum().abs() < 1e-4  # its zero sum is the batch's
 
 
 def test_bad_inputs_raise():
-    with pytest.raises(ValueError, match="group_size >= 2"):
-        group_advantages(torch.ones(4), 1, "grpo")
+    for mode in ("grpo", "rloo"):
+        with pytest.raises(ValueError, match="group_size >= 2"):
+            group_advantages(torch.ones(4), 1, mode)
     with pytest.raises(ValueError, match="unknown advantage mode"):
         group_advantages(torch.ones(4), 2, "ppo")
     with pytest.raises(ValueError, match="whole number of groups"):

@@ -40,6 +40,11 @@ def test_off_on_yes_no_stay_words_for_word_knobs(tmp_path):
     ("steps=3", "unknown config key `steps`"),
     ("algo.loss=rft", "supervised stage of the grm and seal tasks only"),
     ("algo.loss=sft", "choose one of pg, rft"),
+    ("algo.policy_loss=ppo", "`algo.policy_loss` is 'ppo'; choose one of clip, gspo, cispo"),
+    ("algo.is_level=batch", "`algo.is_level` is 'batch'; choose one of token, sequence, geo_mean"),
+    ("algo.advantage=reinforce", "choose one of grpo, drgrpo, batch, rloo, reinforce_pp"),
+    ("algo.entropy_coef=-0.01", "`algo.entropy_coef` must be >= 0 (0: no entropy bonus), got -0.01"),
+    ("algo.entropy_coef=nan", "`algo.entropy_coef` must be a finite number"),
     # values that passed validation before and crashed later or misbehaved (issue 15, items 3 and 7)
     ("optim.lr=nan", "`optim.lr` must be a finite number, got nan"),
     ("optim.lr=inf", "`optim.lr` must be a finite number, got inf"),
@@ -117,6 +122,8 @@ def test_deepspeed_config_is_derived():
      "with `rollout.group_size=1` every group is"),
     (["algo.overlong=soft", "algo.overlong_buffer=64", "rollout.max_new_tokens=32"],
      "the soft penalty would hit even empty completions"),
+    (["rollout.group_size=1", "algo.advantage=rloo", "train.micro_batch_size=8"],
+     "`algo.advantage=rloo` compares completions of the same prompt"),
 ])
 def test_edge_cases_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -132,3 +139,18 @@ def test_dataset_paths_may_be_save_to_disk_directories(tmp_path):
     assert cfg.data.train == str(saved)
     with pytest.raises(ConfigError, match="neither a dataset name nor an existing file or directory"):
         load_config(None, [f"data.train={tmp_path / 'missing'}"])
+
+
+def test_algorithm_defaults_and_variants():
+    """Defaults are today's algorithm (clip ratio, token weights, no entropy bonus); every variant loads by name, and
+    reinforce_pp, with no group baseline, needs no group (one completion per prompt)."""
+    a = load_config(None).algo
+    assert (a.policy_loss, a.is_level, a.entropy_coef, a.advantage, a.loss) == ("clip", "token", 0.0, "grpo", "pg")
+    for form in ("clip", "gspo", "cispo"):
+        for level in ("token", "sequence", "geo_mean"):
+            over = [f"algo.policy_loss={form}", f"algo.is_level={level}", "algo.entropy_coef=0.001"]
+            a = load_config(None, over).algo
+            assert (a.policy_loss, a.is_level, a.entropy_coef) == (form, level, 0.001)
+    for adv in ("rloo", "reinforce_pp"):
+        assert load_config(None, [f"algo.advantage={adv}"]).algo.advantage == adv
+    load_config(None, ["rollout.group_size=1", "algo.advantage=reinforce_pp", "train.micro_batch_size=8"])

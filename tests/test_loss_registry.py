@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from r1zero import advantages, losses
+from r1zero import advantages, logprobs, losses
 from r1zero.batching import make_batch
 from r1zero.config import CHOICES, ConfigError, choices, load_config
 from r1zero.policy import Policy
@@ -19,12 +19,15 @@ G = 2  # 4 completions of 2 prompts
 def test_config_choices_are_the_registries():
     c = choices()
     assert c["algo.loss"] == tuple(losses.POLICY_LOSSES) == ("pg", "rft")
-    assert c["algo.advantage"] == tuple(advantages.ADVANTAGES) == ("grpo", "drgrpo", "batch")
+    assert c["algo.advantage"] == tuple(advantages.ADVANTAGES) == ("grpo", "drgrpo", "batch", "rloo", "reinforce_pp")
+    assert c["algo.policy_loss"] == tuple(losses.PG_LOSSES) == ("clip", "gspo", "cispo")
     assert c["algo.loss_agg"] == losses.LOSS_AGGS
     assert c["algo.kl_estimator"] == losses.KL_ESTIMATORS
     assert c["algo.is_correction"] == ("auto", *losses.IS_MODES)
-    assert not {"algo.loss", "algo.advantage", "algo.loss_agg", "algo.kl_estimator", "algo.is_correction"} & set(
-        CHOICES), "a registry's names are restated by hand in config.CHOICES"
+    assert c["algo.is_level"] == losses.IS_LEVELS == ("token", "sequence", "geo_mean")
+    assert not {"algo.loss", "algo.advantage", "algo.loss_agg", "algo.kl_estimator", "algo.is_correction",
+                "algo.policy_loss", "algo.is_level"} & set(CHOICES), \
+        "a registry's names are restated by hand in config.CHOICES"
 
 
 def test_importing_config_imports_no_torch():
@@ -38,6 +41,8 @@ def test_registering_a_name_twice_is_refused():
         losses.register_loss("pg")(lambda *a: None)
     with pytest.raises(ValueError, match="registered twice"):
         advantages.register_advantage("grpo")(lambda r, eps: r)
+    with pytest.raises(ValueError, match="registered twice"):
+        losses.register_pg_loss("clip")(lambda *a: None)
 
 
 @pytest.fixture
@@ -45,6 +50,7 @@ def registries(monkeypatch):
     """Copies of both registries, so that what a test registers is gone after it."""
     monkeypatch.setattr(losses, "POLICY_LOSSES", dict(losses.POLICY_LOSSES))
     monkeypatch.setattr(advantages, "ADVANTAGES", dict(advantages.ADVANTAGES))
+    monkeypatch.setattr(losses, "PG_LOSSES", dict(losses.PG_LOSSES))
 
 
 def _policy(overrides: list[str]) -> Policy:
@@ -72,7 +78,7 @@ def _batch(adv: torch.Tensor):
 def _expected_logp(policy: Policy, batch) -> torch.Tensor:
     with torch.no_grad():
         logits = policy.engine(input_ids=batch.input_ids, attention_mask=batch.attn_mask).logits
-    return torch.where(batch.loss_mask, losses.token_logprobs(logits, batch.input_ids), 0.0)  # [N, T-1]
+    return torch.where(batch.loss_mask, logprobs.token_logprobs(logits, batch.input_ids), 0.0)  # [N, T-1]
 
 
 def test_pg_and_rft_entries_are_the_loss_functions_with_the_same_stats():
@@ -143,13 +149,75 @@ def test_a_loss_registered_in_a_test_runs_end_to_end(registries):
 
 
 def test_an_advantage_estimator_registered_in_a_test_is_a_config_choice(registries):
-    with pytest.raises(ConfigError, match="choose one of grpo, drgrpo, batch$"):
-        load_config(None, ["algo.advantage=rloo"])
+    with pytest.raises(ConfigError, match="choose one of grpo, drgrpo, batch, rloo, reinforce_pp$"):
+        load_config(None, ["algo.advantage=max_baseline"])
 
-    @advantages.register_advantage("rloo")
-    def rloo(r, eps):  # leave-one-out baseline: r_i - mean of the other G-1
-        return (r - r.mean(dim=1, keepdim=True)) * r.shape[1] / (r.shape[1] - 1)
+    @advantages.register_advantage("max_baseline")
+    def max_baseline(r, eps):  # the group's best reward as the baseline
+        return r - r.amax(dim=1, keepdim=True)
 
-    load_config(None, ["algo.advantage=rloo"])  # a choice now
-    got = advantages.group_advantages(torch.tensor([1.0, 0.0, 3.0, 3.0]), 2, "rloo")
-    torch.testing.assert_close(got, torch.tensor([1.0, -1.0, 0.0, 0.0]))  # the all-equal group is exactly 0
+    load_config(None, ["algo.advantage=max_baseline"])  # a choice now
+    got = advantages.group_advantages(torch.tensor([1.0, 0.0, 3.0, 3.0]), 2, "max_baseline")
+    torch.testing.assert_close(got, torch.tensor([0.0, -1.0, 0.0, 0.0]))  # the all-equal group is exactly 0
+
+
+@pytest.mark.parametrize("form, level", [("gspo", "sequence"), ("cispo", "geo_mean"), ("clip", "sequence")])
+def test_policy_loss_and_is_level_are_the_config_choices_through_policy(form, level):
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    policy = _policy([f"algo.policy_loss={form}", f"algo.is_level={level}", "algo.is_correction=mask",
+                      "algo.loss_agg=seq_mean"])
+    a, batch = policy.cfg.algo, _batch(adv)
+    batch.old_lp = _expected_logp(policy, batch) + 0.05  # off-policy: ratios e^-0.05 (inside the clip range)
+    batch.sampler_lp = batch.old_lp + 0.1 * torch.tensor([[1.0], [-1.0], [4.0], [0.0]])  # sequence 2 is masked out
+    norm = losses.aggregation_norm(batch.loss_mask, a.loss_agg, policy.cfg.rollout.max_new_tokens)
+    got, stats = policy._micro_loss(batch, norm)
+    lp, m = _expected_logp(policy, batch), batch.loss_mask
+    w, is_stats = losses.importance_weights(batch.old_lp, batch.sampler_lp, m, "mask", a.is_cap, level)
+    want, pg_stats = losses.PG_LOSSES[form](lp, batch.old_lp, adv, m, a.clip_low, a.clip_high, a.loss_agg, norm, w)
+    torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)
+    assert list(stats) == ["policy/entropy", *is_stats, *pg_stats, "loss/policy"]
+    # sequence 2 (4 tokens, -0.4 nats each): its product e^-1.6 = 0.20 < 1/cap is masked whole; its geometric mean
+    # e^-0.4 = 0.67 is kept. The others: e^-0.2, e^0.3, 1 (products) are inside [1/2, 2]
+    assert float(stats["sampling/is_clipped_frac"]) == (0.25 if level == "sequence" else 0.0)
+
+
+def test_entropy_bonus_value_and_gradient_through_policy():
+    """algo.entropy_coef > 0: loss = pg - coef * aggregate(H), H the token entropies from the model's full logits, and
+    the gradient is that expression's (the chunked head's entropy backward); coef 0 adds no term and no stat."""
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    for coef in (0.0, 0.3):
+        policy = _policy([f"algo.entropy_coef={coef}", "algo.loss_agg=seq_mean"])
+        a, batch = policy.cfg.algo, _batch(adv)
+        batch.sampler_lp = None
+        m = batch.loss_mask
+        norm = losses.aggregation_norm(m, a.loss_agg, policy.cfg.rollout.max_new_tokens)
+        loss, stats = policy._micro_loss(batch, norm)
+        got = torch.autograd.grad(loss, list(policy.engine.parameters()))
+        logits = policy.engine(input_ids=batch.input_ids, attention_mask=batch.attn_mask).logits  # [N, T, V]
+        lp = torch.where(m, logprobs.token_logprobs(logits, batch.input_ids), 0.0)  # [N, T-1]
+        ent = logprobs.entropy_from_logits(logits[:, :-1])  # [N, T-1]
+        pg, _ = losses.policy_loss(lp, lp.detach(), adv, m, a.clip_low, a.clip_high, a.loss_agg, norm)
+        want = pg - coef * losses.aggregate(ent, m, a.loss_agg, norm)
+        torch.testing.assert_close(loss.detach(), want.detach(), atol=1e-6, rtol=1e-6)
+        for g, w in zip(got, torch.autograd.grad(want, list(policy.engine.parameters()))):
+            torch.testing.assert_close(g, w, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(stats["policy/entropy"], ent[m].mean().detach(), atol=1e-6, rtol=1e-6)
+        assert ("loss/entropy" in stats) == (coef > 0)
+
+
+def test_a_pg_form_registered_in_a_test_is_a_config_choice_and_the_pg_loss_uses_it(registries):
+    with pytest.raises(ConfigError, match="choose one of clip, gspo, cispo$"):
+        load_config(None, ["algo.policy_loss=reinforce"])
+
+    @losses.register_pg_loss("reinforce")
+    def reinforce(logp, old_logp, advantages, mask, clip_low, clip_high, loss_agg, norm, is_weights=None):
+        loss = losses.aggregate(-advantages[:, None] * logp, mask, loss_agg, norm)  # -A log p, no ratio
+        return loss, {}
+
+    algo = load_config(None, ["algo.policy_loss=reinforce", "algo.beta=0.5"]).algo
+    logp = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    mb = make_batch([Rollout(0, [1], [2, 3], "", "stop", None)], torch.tensor([2.0]), pad_id=0)
+    mb.ref_lp = logp.detach()  # KL 0
+    loss, stats = losses.POLICY_LOSSES["pg"](logp, logp.detach(), mb, algo, 2.0, None)
+    torch.testing.assert_close(loss, torch.tensor(3.0))  # -2 * (-1 - 2) / 2
+    assert list(stats) == ["loss/policy", "loss/kl"]

@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from r1zero.losses import (aggregate, aggregation_norm, entropy_from_logits, gather_logprobs, head_logprobs,
-                           importance_weights, kl_penalty, masked_mean, policy_loss, sft_loss, token_logprobs)
+from r1zero.logprobs import entropy_from_logits, gather_logprobs, head_logprobs, token_logprobs
+from r1zero.losses import (aggregate, aggregation_norm, importance_weights, kl_penalty, masked_mean, policy_loss,
+                           sft_loss)
 
 LN2 = math.log(2)
 NAN = float("nan")
