@@ -36,6 +36,14 @@ KNOBS = {
         "rollout.engine=vllm", "rollout.vllm_dtype=bf16", "rollout.cpu_kvcache_gib=1", "train.minibatches=2",
         "train.micro_batch_size=8",
         "algo.is_correction=mask", "algo.is_cap=1.001", "rollout.sync_check_every=0"],
+    # the 2026 variants: GSPO's sequence ratio over two epochs, RLOO advantages, the entropy bonus ...
+    "gspo_rloo_entropy": HF + ["algo.policy_loss=gspo", "algo.advantage=rloo", "algo.entropy_coef=0.01",
+                               "algo.mu=2"],
+    # ... and CISPO with REINFORCE++ and a sequence-level IS weight on the bf16 sampler's logprobs
+    "cispo_reinforcepp_seq_is": [h for h in HF if not h.startswith("rollout.engine")] + [
+        "rollout.engine=vllm", "rollout.vllm_dtype=bf16", "rollout.cpu_kvcache_gib=1", "algo.policy_loss=cispo",
+        "algo.advantage=reinforce_pp", "algo.is_correction=truncate", "algo.is_level=sequence",
+        "rollout.sync_check_every=0"],
 }
 
 
@@ -125,3 +133,12 @@ def test_dynamic_sampling_on_two_ranks_runs_the_same_rounds_and_a_loop_error_pri
         "were skipped, so the weights are still those after step 1, which led there. Lower optim.lr (now 1e+30) "
         "or use model.dtype=fp32, then start over (checkpoint.resume=never)"], text[-3000:]
     assert "exitcode  : 8" in proc.stderr and "[rank" not in text
+
+
+def test_the_2026_variants_train_with_their_own_terms(runs):
+    for r in train_rows(runs["gspo_rloo_entropy"]):
+        assert math.isfinite(r["loss/policy"]) and r["loss/entropy"] > 0 and r["train/nonfinite"] == 0, r
+        assert r["policy/ratio_max"] > 1.0 or r["policy/ratio_min"] < 1.0, r  # epoch 2: moved weights
+    for r in train_rows(runs["cispo_reinforcepp_seq_is"]):
+        assert math.isfinite(r["loss/policy"]) and r["train/nonfinite"] == 0, r
+        assert r["sampling/is_ratio_max"] != 1.0 or r["sampling/is_ratio_min"] != 1.0, r  # a weight per sequence
