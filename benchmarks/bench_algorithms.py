@@ -84,6 +84,10 @@ def markdown(runs: list[dict], seeds: list[int], argv: list[str]) -> str:
                      f"{cell([r['final_reward'] for r in ok], 3)} | {cell([r['heldout_before'] for r in ok], 3)} | "
                      f"{cell([r['heldout_after'] for r in ok], 3)} | "
                      f"{cell([r['s_per_step'] for r in ok], 1)} | {statistics.mean(r['load_avg'] for r in ok):.1f} |")
+    lines += ["", "With `algo.mu=1` and one minibatch (the CPU default) the update is on-policy: every ratio to the "
+              "old logprobs is 1, where clip, gspo and cispo have the same gradient, so their runs match (seed 0: "
+              "the same reward and gradient norm at every step; cispo's loss value differs, being -A logp). They "
+              "differ off-policy (`algo.mu` > 1, `train.minibatches` > 1, an asynchronous sampler)."]
     failed = [r for r in runs if "error" in r]
     if failed:
         lines += ["", "Failed runs: " + "; ".join(f"{r['variant']} seed {r['seed']}: {r['error']}" for r in failed)]
@@ -98,6 +102,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/algorithms", help="writes OUT.md and OUT.json")
     ap.add_argument("--work", default="runs/bench-algorithms", help="the runs' directories")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per run")
+    ap.add_argument("--table-only", action="store_true", help="rewrite OUT.md from OUT.json, run nothing")
     args = ap.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
@@ -105,13 +110,17 @@ def main() -> None:
         ap.error(f"unknown --variants {unknown}: choose from {', '.join(VARIANTS)}")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     out, work = ROOT / args.out, ROOT / args.work
+    if args.table_only:
+        saved = json.loads(out.with_suffix(".json").read_text())
+        out.with_suffix(".md").write_text(markdown(saved["runs"], saved["seeds"], saved.get("argv", [])))
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
     for seed in seeds:  # every variant at a seed before the next seed: a stopped sweep has comparable rows
         for variant in variants:
             runs.append(run_one(variant, seed, args.steps, work, args.timeout))
             print(f"[bench_algorithms] {variant} seed {seed}: " + json.dumps(runs[-1]), file=sys.stderr, flush=True)
-            summary = {"config": CONFIG, "steps": args.steps, "seeds": seeds, "runs": runs}
+            summary = {"config": CONFIG, "steps": args.steps, "seeds": seeds, "argv": sys.argv[1:], "runs": runs}
             out.with_suffix(".json").write_text(json.dumps(summary, indent=1))
             out.with_suffix(".md").write_text(markdown(runs, seeds, sys.argv[1:]))
     print(json.dumps(summary))
