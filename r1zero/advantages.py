@@ -45,11 +45,19 @@ from r1zero.losses import registering
 ADVANTAGES: dict[str, Callable[[Tensor, float], Tensor]] = {}  # algo.advantage -> fn(rewards [B, G], eps) -> [B, G]
 
 
-def register_advantage(name: str, zero_equal_groups: bool = True):
+def register_advantage(name: str, zero_equal_groups: bool = True, one_per_prompt: bool = False):
     """Decorator: the function becomes `algo.advantage=name` (config.validate reads the names from ADVANTAGES).
     `zero_equal_groups=False`: `group_advantages` leaves the estimator's values for all-equal groups as they are
-    (for an estimator without a group baseline)."""
-    return registering(ADVANTAGES, "advantage estimator", name, zero_equal_groups=zero_equal_groups)
+    (for an estimator without a group baseline). `one_per_prompt=True`: it also takes group_size 1 (it compares a
+    completion with the batch); the others compare completions of one prompt, and group_size 1 is refused for them
+    (here and by config.validate, through `needs_groups`)."""
+    return registering(ADVANTAGES, "advantage estimator", name, zero_equal_groups=zero_equal_groups,
+                       one_per_prompt=one_per_prompt)
+
+
+def needs_groups(mode: str) -> bool:
+    """True when `algo.advantage=mode` compares completions of one prompt (group_size >= 2)."""
+    return not getattr(ADVANTAGES[mode], "one_per_prompt", False)  # also for an entry put in the dict by hand
 
 
 def _groups(rewards: Tensor, group_size: int) -> Tensor:
@@ -82,6 +90,9 @@ def group_advantages(rewards: Tensor, group_size: int, mode: str = "grpo", eps: 
     if mode not in ADVANTAGES:
         raise ValueError(f"unknown advantage mode {mode!r}; choose one of {', '.join(ADVANTAGES)}")
     r = _groups(rewards, group_size)  # [B, G]
+    if group_size == 1 and needs_groups(mode):  # a completion's own mean would cancel its reward
+        raise ValueError(f"advantage mode {mode!r} compares completions of one prompt: it needs group_size >= 2 "
+                         "(use mode 'batch' for one completion per prompt)")
     estimator = ADVANTAGES[mode]
     adv = estimator(r, eps)  # [B, G]
     # a group of one is always "all equal": the estimator decided (batch: the batch is the group)
@@ -91,28 +102,25 @@ def group_advantages(rewards: Tensor, group_size: int, mode: str = "grpo", eps: 
     return adv.reshape(-1)  # [N]
 
 
-def _centred(r: Tensor, mode: str) -> Tensor:
-    """[B, G] rewards minus their group's mean; refuses G == 1 (a completion's own mean cancels its reward)."""
-    if r.shape[1] == 1:
-        raise ValueError(f"advantage mode {mode!r} compares completions of one prompt: it needs group_size >= 2 "
-                         "(use mode 'batch' for one completion per prompt)")
+def _centred(r: Tensor) -> Tensor:
+    """[B, G] rewards minus their group's mean (G >= 2: `group_advantages` refuses G == 1 unless one_per_prompt)."""
     return r - r.mean(dim=1, keepdim=True)  # [B, G]
 
 
 @register_advantage("grpo")
 def grpo_advantages(r: Tensor, eps: float) -> Tensor:
-    return _centred(r, "grpo") / (r.std(dim=1, keepdim=True) + eps)  # unbiased std, divisor G-1
+    return _centred(r) / (r.std(dim=1, keepdim=True) + eps)  # unbiased std, divisor G-1
 
 
 @register_advantage("drgrpo")
 def drgrpo_advantages(r: Tensor, eps: float) -> Tensor:
-    return _centred(r, "drgrpo")
+    return _centred(r)
 
 
-@register_advantage("batch")
+@register_advantage("batch", one_per_prompt=True)
 def batch_advantages(r: Tensor, eps: float) -> Tensor:
     if r.shape[1] > 1:
-        centred = _centred(r, "batch")  # [B, G]
+        centred = _centred(r)  # [B, G]
         return centred / (centred.std() + eps)  # one scale for all N values
     return _batch_whitened(r, eps)  # G == 1: the whole batch is the group
 
@@ -130,10 +138,10 @@ def _batch_whitened(r: Tensor, eps: float) -> Tensor:
 def rloo_advantages(r: Tensor, eps: float) -> Tensor:
     # r_i - (sum_j r_j - r_i) / (G - 1) = (G r_i - sum_j r_j) / (G - 1) = G / (G - 1) * (r_i - mean)
     g = r.shape[1]
-    return _centred(r, "rloo") * (g / (g - 1))  # [B, G]; _centred refuses G == 1 first
+    return _centred(r) * (g / (g - 1))  # [B, G]; G >= 2 (needs_groups)
 
 
-@register_advantage("reinforce_pp", zero_equal_groups=False)
+@register_advantage("reinforce_pp", zero_equal_groups=False, one_per_prompt=True)
 def reinforce_pp_advantages(r: Tensor, eps: float) -> Tensor:
     return _batch_whitened(r, eps)  # no group baseline: a group is not what a completion is compared with
 

@@ -301,7 +301,9 @@ def validate(cfg: Config, world_size: int = 1) -> None:
     if t.steps < 0:
         raise ConfigError(f"`train.steps` must be >= 0 (0: evaluate only), got {t.steps}")
     check_values(cfg, flat)  # finite floats, value ranges (validation.RANGES), betas, cross-field rules
-    if r.group_size < 2 and a.advantage in ("grpo", "drgrpo", "rloo"):
+    from r1zero.advantages import needs_groups  # (not at the top: see `choices`)
+
+    if r.group_size < 2 and needs_groups(a.advantage):
         raise ConfigError(f"`algo.advantage={a.advantage}` compares completions of the same prompt: "
                           "set `rollout.group_size` >= 2 (or use `algo.advantage=batch`)")
     if a.clip_low < 0 or a.clip_low >= 1 or a.clip_high < 0:
