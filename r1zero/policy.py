@@ -107,8 +107,8 @@ class Policy:
 
     def _token_logprobs(self, model, mb: Batch, with_entropy: bool = False, temperature: float | None = None,
                         entropy_grad: bool = False):
-        """[b, T-1] logprobs and (with_entropy) entropies on `self.device`, both 0 outside `mb.loss_mask`; the
-        entropies carry a gradient only with `entropy_grad` (an entropy bonus in the loss).
+        """[b, T-1] logprobs and (with_entropy) entropies on `self.device`, 0 outside `mb.loss_mask`, and their mean
+        over its positions; the entropies carry a gradient only with `entropy_grad` (an entropy bonus in the loss).
 
         `mb` is a host (CPU) batch: the positions are found there (no device sync), the tensors moved once.
         The LM head and the softmax run only on the n positions that predict completion tokens (prompts and padding
@@ -132,8 +132,11 @@ class Policy:
             ent_tok = logprobs.entropy_from_logits(ent_in, temp, max(chunk, 1))[:, 0] if with_entropy else None
         zeros = torch.zeros(mb.loss_mask.shape, dtype=torch.float32, device=self.device)  # [b, T-1]
         logp = zeros.index_put((rows, cols), picked.float())
-        ent = zeros.index_put((rows, cols), ent_tok.float()) if with_entropy else None  # [b, T-1]
-        return logp, ent
+        if not with_entropy:
+            return logp, None, None
+        ent = zeros.index_put((rows, cols), ent_tok.float())  # [b, T-1]
+        mean_ent = ent_tok.float().mean() if len(rows) else torch.zeros((), device=self.device)  # over the [n]
+        return logp, ent, mean_ent
 
     @torch.no_grad()
     def logprobs(self, batch: Batch, reference: bool = False, temperature: float | None = None) -> torch.Tensor:
@@ -147,7 +150,7 @@ class Policy:
         size = self.cfg.train.micro_batch_size
         for start in range(0, len(batch), size):
             mb = batch.select(slice(start, start + size))
-            lp, _ = self._token_logprobs(model, mb, temperature=temperature)
+            lp, _, _ = self._token_logprobs(model, mb, temperature=temperature)
             out[start:start + size, :lp.shape[1]] = lp
         model.train(was)
         return out
@@ -256,11 +259,9 @@ class Policy:
     def _micro_loss(self, mb: Batch, norm: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         a = self.cfg.algo
         bonus = a.entropy_coef > 0  # only then does the entropy carry a gradient (and cost the backward its term)
-        logp, ent = self._token_logprobs(self.engine, mb, with_entropy=True, entropy_grad=bonus)  # [b, T-1] each
-        rows, cols = (i.to(self.device) for i in mb.loss_mask.nonzero(as_tuple=True))  # found on the host: no sync
+        logp, ent, mean_ent = self._token_logprobs(self.engine, mb, with_entropy=True, entropy_grad=bonus)
         mb = mb.to(self.device)
         old = mb.old_lp if mb.old_lp is not None else logp.detach()
-        mean_ent = ent[rows, cols].mean() if len(rows) else torch.zeros((), device=self.device)  # over the [n] tokens
         is_w, stats = None, {"policy/entropy": mean_ent.detach()}
         if mb.sampler_lp is not None and self.is_mode != "off":
             is_w, is_stats = losses.importance_weights(old, mb.sampler_lp, mb.loss_mask, self.is_mode, a.is_cap,
