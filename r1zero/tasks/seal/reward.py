@@ -39,7 +39,7 @@ class SealReward:
         """The model-reward contract (r1zero/scoring.py `ModelReward`): `weights()` iterates the policy's current
         (name, full tensor) pairs; `seal.inner_model=initial` needs none (None)."""
         self.seal, self.model_path, self.weights = cfg.seal, str(model_path), weights
-        self.world_size, self.rank = world_size, rank
+        self.rank = rank  # world_size: the contract's; dist.barrier needs no count
         if self.seal.inner_model not in ("policy", "initial"):
             raise ValueError(f"`seal.inner_model` must be policy or initial, got {self.seal.inner_model!r}")
         if self.seal.inner_model == "policy" and weights is None:
@@ -68,10 +68,9 @@ class SealReward:
         else:
             for _ in params:
                 pass
-        if self.world_size > 1:  # the snapshot exists, and every rank has finished with the previous one
-            from r1zero import dist
+        from r1zero import dist
 
-            dist.barrier()
+        dist.barrier()  # the snapshot exists, and every rank has finished with the previous one (one rank: no-op)
         if self.rank == 0 and self._snapshot is not None:
             shutil.rmtree(self._snapshot, ignore_errors=True)
         self._snapshot = path
