@@ -2,8 +2,10 @@
 
 A checkpoint is a directory `run_dir/checkpoints/step-000042/` holding the DeepSpeed engine state (model,
 optimizer, LR scheduler; one shard per rank under ZeRO), `rng_rank<r>.pt` per rank (python, numpy, torch RNG),
-`trainer_state.json` (step, sampler position, W&B run id, log offsets, metrics needed to continue) and
-`manifest.json` (every file and its size), written last: a directory whose files match its manifest is complete.
+`trainer_state.json` (step, sampler position, W&B run id, log offsets, metrics needed to continue),
+`state_rank<r>.pt` per rank when the loop has rank-local state to keep (the rollout batch in flight with
+`train.max_staleness=1`: r1zero/pipeline.py) and `manifest.json` (every file and its size), written last: a
+directory whose files match its manifest is complete.
 
 Atomicity: everything is written into `.tmp-step-000042/` and fsynced, the manifest is written, then the directory
 is renamed to `step-000042` and the `latest` pointer file is replaced (write temp + fsync + rename). A directory is
@@ -91,8 +93,9 @@ def _step_of(path: Path) -> int:
 
 
 def save(policy, root: Path, step: int, trainer_state: dict[str, Any], keep_last: int,
-         rank: int = 0, world_size: int = 1) -> Path:
-    """Collective: every rank calls it. Returns the final checkpoint directory."""
+         rank: int = 0, world_size: int = 1, rank_state: dict[str, Any] | None = None) -> Path:
+    """Collective: every rank calls it. Returns the final checkpoint directory. `rank_state`: this rank's own
+    (pickled; `load` returns it as state["rank_state"])."""
     if not policy.weights_finite():  # collective; a step that made them so stops the run before any save
         raise BadStepsError(f"refusing to save checkpoint step {step}: the weights hold NaN/inf values")
     root.mkdir(parents=True, exist_ok=True)
@@ -106,6 +109,8 @@ def save(policy, root: Path, step: int, trainer_state: dict[str, Any], keep_last
     try:
         policy.save_state(tmp)
         torch.save(rng_state(), tmp / f"rng_rank{rank}.pt")
+        if rank_state is not None:
+            torch.save(rank_state, tmp / f"state_rank{rank}.pt")
         if rank == 0:
             (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1))
         dist.barrier()
@@ -260,4 +265,7 @@ def load(policy, path: Path, rank: int = 0, world_size: int = 1) -> dict[str, An
     rng_file = path / f"rng_rank{rank}.pt"
     if rng_file.is_file():
         set_rng_state(torch.load(rng_file, weights_only=False))
+    rank_file = path / f"state_rank{rank}.pt"
+    if rank_file.is_file():
+        state["rank_state"] = torch.load(rank_file, weights_only=False)
     return state

@@ -175,7 +175,10 @@ class TrainConfig:
     offload_params: bool = False  # ZeRO-3 parameter offload to CPU
     seed: int = 0
     max_bad_steps: int = 3  # stop after this many consecutive steps with NaN/inf loss or gradient
-    threads: int = 0  # torch threads per rank on CPU; 0: cores / ranks
+    threads: int = 0  # torch threads per rank on CPU; 0: cores / ranks (halved with max_staleness > 0)
+    # 0: synchronous (generate, then train); 1: the next step's rollouts are generated while this step trains, by
+    # weights one update old (r1zero/pipeline.py)
+    max_staleness: int = 0
     # completion tokens per LM-head chunk: logits, log-softmax, entropy and their backward hold one [chunk, vocab]
     # fp32 block at a time (logprobs.head_logprobs; ~0.6 GB at 1024 x Qwen2.5's 151,936). 0: all tokens at once
     logit_chunk_tokens: int = 1024

@@ -21,7 +21,7 @@ import torch
 
 from r1zero import checkpoint, dist
 from r1zero.config import Config, flatten
-from r1zero.errors import DataError, ModelError, RewardError, converting
+from r1zero.errors import ConfigError, DataError, ModelError, RewardError, converting
 from r1zero.rollout.factory import make_engine
 
 
@@ -47,6 +47,7 @@ class RunContext:
     start_step: int = 0
     state: dict = field(default_factory=dict)
     syncs: int = 0
+    weight_version: int = 0  # optimizer steps of the weights the engine holds (set by sync_weights)
     probe: Any = None  # rollout.sync.Probe, built at the first checked sync
 
 
@@ -92,7 +93,10 @@ def init(cfg: Config) -> RunContext:
     if why and rank == 0:
         console.say(f"model.dtype=auto: fp32 training, since {why}")
     validate(cfg, world)
-    torch.set_num_threads(cfg.train.threads or max(1, (os.cpu_count() or 1) // local_world))
+    check_engine(cfg)
+    # with max_staleness > 0 a generation thread runs beside the trainer's: the cores are split between the two
+    threads_per_rank = max(1, (os.cpu_count() or 1) // (local_world * (2 if cfg.train.max_staleness else 1)))
+    torch.set_num_threads(cfg.train.threads or threads_per_rank)
     seed_everything(cfg.train.seed + rank)
     run_dir = _run_dir(cfg)
     if rank == 0:
@@ -202,6 +206,7 @@ def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
     """Push the policy's weights into the engine (skipped for one that shares the policy's module). `step`: the
     optimizer steps the weights have taken; a remote engine's servers report it as their weight version."""
     if ctx.engine.shares_module:
+        ctx.weight_version = step  # the trainer's own module: always current
         return {}
     params = ctx.policy.named_parameters_for_sync()  # collective under ZeRO-3: every rank iterates it
     if ctx.engine.remote and ctx.rank != 0:
@@ -212,6 +217,7 @@ def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
     else:
         ctx.engine.load_weights(params)
     dist.barrier()
+    ctx.weight_version = step
     ctx.syncs += 1
     every = ctx.cfg.rollout.sync_check_every
     if not every or ctx.syncs % every:
@@ -223,6 +229,16 @@ def sync_weights(ctx: RunContext, step: int) -> dict[str, float]:
         rolls = ctx.engine.generate(ctx.prompt_ids[:2], n=1, sampling=SamplingParams(max_new_tokens=16, greedy=True))
         ctx.probe = Probe.from_rollouts(rolls, count=2)
     return check_sync(ctx.engine, ctx.policy.token_logprobs, ctx.probe, ctx.cfg.rollout.sync_check_tol)
+
+
+def check_engine(cfg: Config) -> None:
+    """`train.max_staleness=1` generates while the trainer's weights change: the engine needs its own copy."""
+    from r1zero.rollout.factory import engine_class
+
+    if cfg.train.max_staleness and engine_class(cfg.rollout.engine).shares_module:
+        raise ConfigError(f"`train.max_staleness=1` generates the next step's rollouts while this step trains, and "
+                          f"`rollout.engine={cfg.rollout.engine}` generates with the trainer's own module, whose "
+                          "weights change meanwhile: use rollout.engine=vllm or server, or train.max_staleness=0")
 
 
 def seed_everything(seed: int) -> None:

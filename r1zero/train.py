@@ -21,6 +21,7 @@ from r1zero.config import Config
 from r1zero.dist import all_true
 from r1zero.errors import BadStepsError
 from r1zero.evaluate import evaluate_suite
+from r1zero.pipeline import Rollouts, staleness
 from r1zero.rollout.base import SamplingParams
 from r1zero.scoring import merge_groups, sample_rows, slice_scores
 from r1zero.tracking import reduce_metrics
@@ -33,15 +34,19 @@ def train(cfg: Config) -> dict:
     step = ctx.start_step
     sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
                               top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k, stop=ctx.stop)
+    # where each step's rollouts come from: generated now, or one step ahead in a thread (train.max_staleness)
+    pipe = Rollouts(ctx, lambda ctx_, timers_, step_: generate_and_score(ctx_, sampling, timers_, step_))
     evals: dict[str, dict[int, dict[str, float]]] = ctx.state.get("evals", {})
     if cfg.eval.before and step == 0:
-        evals.setdefault("before", {})[0] = run_eval(ctx, step=0)
+        evals.setdefault("before", {})[0] = run_eval(ctx, pipe, step=0)
     bad_in_row, skipped, progress = 0, int(ctx.state.get("skipped_steps", 0)), runtime.progress(ctx, step)
     for step in range(ctx.start_step, cfg.train.steps):
         timers.reset()
-        # 1. sample B problems (this rank's share), 2. generate G completions each, 3. score them
+        # 1. sample B problems (this rank's share), 2. generate G completions each, 3. score them. In flight
+        #    (max_staleness=1) this takes the batch generated during the previous step, syncs the weights of the
+        #    last update into the engine and starts the next step's batch
         with timers("generate"):
-            rows, rollouts, scores, gen_stats = generate_and_score(ctx, sampling, timers, step)
+            rows, rollouts, scores, gen_stats = pipe.take(step, timers)
         # 4. group-relative advantages (per prompt group of G)
         rewards = scores.rewards
         if cfg.algo.overlong == "soft":
@@ -54,8 +59,10 @@ def train(cfg: Config) -> dict:
         # a loss may learn only some completions (rft: the accepted ones); the others leave the loss mask
         batch.loss_mask, selected = losses.select_completions(batch.loss_mask, rewards, cfg.algo)
         # 6. logprobs the update needs: old (if the weights move before the last micro-batch) and reference.
-        #    The rollout engine sleeps from here to the weight sync (vLLM on GPU frees its memory for training)
-        ctx.engine.sleep()
+        #    The rollout engine sleeps from here to the weight sync (vLLM on GPU frees its memory for training),
+        #    unless it is generating the next step's batch
+        if not pipe.in_flight:
+            ctx.engine.sleep()
         with timers("logprobs"):
             if cfg.algo.mu > 1 or cfg.train.minibatches > 1:  # else the update's own logprobs are the old ones
                 batch.old_lp = ctx.policy.logprobs(batch)
@@ -67,12 +74,13 @@ def train(cfg: Config) -> dict:
         if metrics["train/nonfinite_weights"]:  # an applied update made them NaN/inf: stop before anything uses them
             raise BadStepsError(bad_steps_message(ctx, step + 1, 0))
         # 8. push the new weights into the rollout engine, which wakes up for them (no-op for the hf engine: it
-        #    shares the module)
+        #    shares the module; deferred to the next take while the engine generates the next batch)
         with timers("sync"):
-            metrics.update(runtime.sync_weights(ctx, step + 1))
+            metrics.update(pipe.after_update(step + 1))
         # 9. log: one step, all sinks (rank 0)
         metrics.update(scores.metrics)
         metrics.update(gen_stats)
+        metrics.update(staleness(rollouts, step))
         metrics.update(selected)  # rft/accepted_frac
         metrics["reward/frac_zero_std"] = frac_zero_std(scores.rewards, cfg.rollout.group_size)
         metrics.update(timers.metrics())
@@ -92,16 +100,16 @@ def train(cfg: Config) -> dict:
             raise BadStepsError(bad_steps_message(ctx, step + 1, bad_in_row))
         # 11. maybe evaluate, maybe checkpoint (not while steps are skipped: these weights led to the skips)
         if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.train.steps:
-            evals.setdefault("during", {})[step + 1] = run_eval(ctx, step + 1, evals.get("before", {}).get(0))
+            evals.setdefault("during", {})[step + 1] = run_eval(ctx, pipe, step + 1, evals.get("before", {}).get(0))
         if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0 and not bad_in_row:
-            save(ctx, step + 1, evals, skipped)
+            save(ctx, step + 1, evals, skipped, pipe)
     progress.close()
     steps_done = cfg.train.steps
     if cfg.eval.after:
-        evals.setdefault("after", {})[steps_done] = run_eval(ctx, steps_done, evals.get("before", {}).get(0))
+        evals.setdefault("after", {})[steps_done] = run_eval(ctx, pipe, steps_done, evals.get("before", {}).get(0))
     if cfg.checkpoint.save_final and not (cfg.checkpoint.every and steps_done % cfg.checkpoint.every == 0) \
             and not bad_in_row:
-        save(ctx, steps_done, evals, skipped)
+        save(ctx, steps_done, evals, skipped, pipe)
     if cfg.checkpoint.export_model:  # a Hugging Face model dir for the next stage or `r1zero eval --model`
         checkpoint.export_model(ctx.policy, ctx.tokenizer, ctx.run_dir / "final_model", ctx.rank, ctx.world_size)
     result = runtime.finish(ctx, evals, steps_done, time.time() - t_start)
@@ -138,14 +146,15 @@ def generate_and_score(ctx, sampling: SamplingParams, timers, step: int):
         for g, row in enumerate(rows):
             item = (row, rollouts[g * G:(g + 1) * G], slice_scores(scores, g * G, (g + 1) * G))
             (kept if bool(keep[g * G]) else spare).append(item)
-        if all_true(len(kept) >= want):
+        if round_ + 1 == rounds or all_true(len(kept) >= want):  # (one round: no collective, as in flight)
             break
     groups = (kept + spare)[:want]  # informative groups first; pad with uninformative ones to keep shapes fixed
     return merge_groups(groups, n_generated, len(kept), {**verify, **extra})
 
 
-def run_eval(ctx, step: int, before: dict[str, float] | None = None) -> dict[str, float]:
+def run_eval(ctx, pipe: Rollouts, step: int, before: dict[str, float] | None = None) -> dict[str, float]:
     """Every held-out suite at `step`; rank 0 prints one line per suite (with the accuracy `before` training)."""
+    pipe.current(step)  # the engine idle (no batch being generated) and holding the weights of `step` updates
     out: dict[str, float] = {}
     for suite, (rows, prompt_ids) in ctx.eval_sets.items():
         res = evaluate_suite(ctx.engine, ctx.eval_pool, rows, prompt_ids, ctx.cfg.eval, prefill=ctx.prefill,
@@ -180,11 +189,12 @@ def bad_steps_message(ctx, step: int, in_row: int) -> str:
     return f"{what}. Lower optim.lr (now {ctx.cfg.optim.lr:g}) or use model.dtype=fp32, then {where}"
 
 
-def save(ctx, step: int, evals: dict, skipped: int = 0) -> None:
+def save(ctx, step: int, evals: dict, skipped: int, pipe: Rollouts) -> None:
+    inflight = pipe.inflight()  # joined first: the sampler's position below then includes its prompts
     state = {"sampler": ctx.sampler.state_dict(), "wandb_run_id": ctx.tracker.run_id, "evals": evals,
              "skipped_steps": skipped, "logs": ctx.tracker.offsets()}
     checkpoint.save(ctx.policy, ctx.run_dir / "checkpoints", step, state, ctx.cfg.checkpoint.keep_last,
-                    ctx.rank, ctx.world_size)
+                    ctx.rank, ctx.world_size, rank_state={"inflight": inflight} if inflight else None)
 
 
 if __name__ == "__main__":  # the command line moved to `python -m r1zero train` (cli.py imports this loop)

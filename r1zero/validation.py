@@ -29,6 +29,7 @@ RANGES: dict[str, tuple[str, str]] = {
     "optim.weight_decay": (">=0", ""),
     "optim.warmup_steps": (">=0", " (0: no warm-up)"),
     "optim.grad_clip": (">=0", " (0: no clipping)"),
+    "train.max_staleness": (">=0", " (0: synchronous)"),
     "rollout.temperature": (">=0", ""),
     "rollout.top_p": ("(0,1]", ""),
     "rollout.group_size": (">=1", ""),
@@ -94,10 +95,30 @@ def check_values(cfg, flat: dict[str, Any]) -> None:
     if a.dynamic_sampling and r.group_size < 2:
         raise ConfigError("`algo.dynamic_sampling` drops groups whose rewards are all equal, and with "
                           "`rollout.group_size=1` every group is: set rollout.group_size >= 2")
+    check_async(cfg)
     if a.overlong == "soft" and a.overlong_buffer > r.max_new_tokens:
         raise ConfigError(f"`algo.overlong_buffer={a.overlong_buffer}` is longer than `rollout.max_new_tokens="
                           f"{r.max_new_tokens}`: the soft penalty would hit even empty completions; set "
                           "algo.overlong_buffer <= rollout.max_new_tokens")
+
+
+def check_async(cfg) -> None:
+    """`train.max_staleness > 0` generates in a background thread that runs no collective."""
+    lag, why = cfg.train.max_staleness, "the next step's rollouts are generated while this step trains"
+    if not lag:
+        return
+    if lag > 1:
+        raise ConfigError(f"`train.max_staleness={lag}`: only 0 (synchronous) and 1 (one step ahead) exist")
+    from r1zero.scoring import MODEL_REWARDS
+
+    # (the engine's side, its own copy of the weights, is `runtime.check_engine`: the engine classes import config)
+    if cfg.algo.dynamic_sampling:
+        raise ConfigError(f"`algo.dynamic_sampling` keeps the ranks' refill rounds in step with a collective, which "
+                          f"a background generation cannot run (`train.max_staleness=1`: {why}): turn one off")
+    model = [n for n in cfg.rewards.names if n in MODEL_REWARDS]
+    if model:
+        raise ConfigError(f"`rewards.names` has the model reward {model[0]}, which uses the engine and collectives "
+                          f"while scoring: `train.max_staleness=1` ({why}) supports rule rewards only")
 
 
 def check_names(cfg) -> None:

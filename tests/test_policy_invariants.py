@@ -36,6 +36,9 @@ def _run(cmd: list[str], out: Path) -> dict:
     return torch.load(out, weights_only=False)
 
 
+ENTROPY = "algo.entropy_coef=0.05"
+
+
 def _max_diff(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
     return max(float((a[k] - b[k]).abs().max()) for k in a)
@@ -51,6 +54,7 @@ def single_rank(tiny, tmp_path_factory) -> dict:
     specs = []
     for agg in ("token_mean", "seq_mean", "constant"):
         specs += [f"agg={agg}", "0:8", "0:1"]
+    specs += ["agg=token_mean", f"set:{ENTROPY}", "0:8"]  # last: a set: applies to every spec after it
     return _run([sys.executable, str(WORKER), tiny, str(out), *specs], out)
 
 
@@ -70,12 +74,16 @@ def test_micro_batch_accumulation_equals_full_batch(single_rank, tiny):
 def test_two_ranks_equal_one_rank_zero_1_2_3(single_rank, tiny, tmp_path):
     out = tmp_path / "out.pt"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           str(WORKER), tiny, str(out), "1:2", "2:2", "3:2"]
+           str(WORKER), tiny, str(out), "1:2", "2:2", "3:2", f"set:{ENTROPY}", "3:2"]
     two = _run(cmd, out)
     ref = single_rank["token_mean:0:8"]["state"]
     for stage in (1, 2, 3):
         got = two[f"token_mean:{stage}:2"]["state"]
         assert _max_diff(got, ref) < 1e-6, f"ZeRO-{stage} with 2 ranks differs from 1 rank"
+    # the entropy bonus's gradient (through the chunked head, under ZeRO-3's gathered parameters) as well
+    with_entropy = single_rank[f"{ENTROPY}|token_mean:0:8"]["state"]
+    assert _max_diff(with_entropy, ref) > 1e-6  # the bonus moved the weights differently
+    assert _max_diff(two[f"{ENTROPY}|token_mean:3:2"]["state"], with_entropy) < 1e-6, "ZeRO-3 entropy bonus"
 
 
 def test_rft_step_is_the_nll_gradient_of_the_accepted_completions(tiny, tmp_path):

@@ -332,20 +332,25 @@ def train_env() -> dict:
     return env
 
 
-def test_three_training_steps_against_two_servers(servers, model_dir, tmp_path):
+@pytest.mark.parametrize("staleness", [0, 1])
+def test_three_training_steps_against_two_servers(servers, model_dir, tmp_path, staleness):
+    """Synchronous, and one step ahead (train.max_staleness=1: each step's batch generated while the last trained)."""
     from r1zero.tracking import read_metrics
 
     before = [served_requests(u) for u in servers.urls]
-    proc = subprocess.run([sys.executable, "-m", "r1zero.cli", "train", *train_args(model_dir, servers.urls,
-                                                                                   tmp_path, 3)],
+    args = [*train_args(model_dir, servers.urls, tmp_path, 3), f"train.max_staleness={staleness}"]
+    proc = subprocess.run([sys.executable, "-m", "r1zero.cli", "train", *args],
                           cwd=ROOT, env=train_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     rows = [r for r in read_metrics(Path(res["metrics"])) if "reward/mean" in r]
     assert [r["step"] for r in rows] == [1, 2, 3]
+    assert [r["sampling/staleness"] for r in rows] == [0, staleness, staleness]
     for r in rows:  # every sync checked on both servers: fp32 servers agree with the fp32 trainer
-        assert r["sampling/logprob_diff_mean"] < FP32_TOL
-        assert abs(r["sampling/is_ratio_mean"] - 1.0) < 1e-2
+        if r["step"] > 1 or not staleness:  # (in flight, step 1's weights are pushed at the start of step 2)
+            assert r["sampling/logprob_diff_mean"] < FP32_TOL
+        if not staleness:  # on-policy: the sampler's logprobs are the trainer's (one update older in flight)
+            assert abs(r["sampling/is_ratio_mean"] - 1.0) < 1e-2
         assert r["policy/grad_norm"] > 0  # the weights moved: a stale server would fail the check
     assert ServerEngine(servers.urls, KEY).versions() == {u: "3" for u in servers.urls}
     after = [served_requests(u) for u in servers.urls]

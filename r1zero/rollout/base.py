@@ -37,6 +37,8 @@ class Rollout:
     text: str  # decoded completion (no prompt), special tokens removed
     finish_reason: str  # "stop" (EOS or stop string) or "length" (hit max_new_tokens)
     logprobs: list[float] | None  # sampler's logprob of each completion token (len == len(completion_ids))
+    # the optimizer steps of the weights that generated it (the loop stamps it: r1zero/pipeline.py); None outside it
+    version: int | None = None
 
     @property
     def truncated(self) -> bool:
