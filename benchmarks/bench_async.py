@@ -7,9 +7,10 @@
 Each run is `r1zero train --config launch/configs/cpu_default.yaml <SHAPE> train.threads=1 train.seed=S
 train.max_staleness=M` in a subprocess, one after the other. `train.threads=1` in both: the synchronous run trains
 with one thread and then generates with one; the async one trains with one thread while another generates (the
-2 cores of this machine, one each). The shape (one prompt x 8 completions a step, T=1.0, up to 128 new tokens,
-one micro-batch) makes generation a large part of the synchronous step (0.42 measured here), as long reasoning
-traces on GPUs. Writes <out>.json and <out>.md after every run.
+2 cores of this machine, one each). The shape (one prompt x 8 completions a step, T=1.0, up to 256 new tokens,
+micro-batches of 2, each trimmed to its longest row) makes generation a large part of the synchronous step, as long
+reasoning traces do on GPUs: generation lasts as long as the longest completion, the update's cost follows the
+tokens of each micro-batch. Writes <out>.json and <out>.md after every run.
 
 Reported: `ratio` = async s/step / sync s/step (mean over the steps after the first, which holds the engine's
 warm-up; over all seeds, and per seed), `gen_share` = the synchronous runs' `timing/generate` / `timing/step`,
@@ -29,8 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "launch/configs/cpu_default.yaml"
-SHAPE = ["rollout.temperature=1.0", "rollout.max_new_tokens=128", "train.prompts_per_step=1",
-         "train.micro_batch_size=8", "eval.before=false", "eval.after=false", "train.threads=1"]
+SHAPE = ["rollout.temperature=1.0", "rollout.max_new_tokens=256", "train.prompts_per_step=1",
+         "train.micro_batch_size=2", "eval.before=false", "eval.after=false", "train.threads=1"]
 
 
 def run_one(staleness: int, seed: int, steps: int, work: Path, timeout: int, extra: list[str]) -> dict:
@@ -86,7 +87,12 @@ def markdown(res: dict, command: str) -> str:
                   f"- generation's share of the synchronous step: {res['gen_share']:.2f}",
                   f"- reward gap (async - sync, mean over the run, paired by seed): {res['reward_gap']:+.4f}"
                   + (f" +- {se:.4f} (standard error over {len(res['per_seed'])} seeds)" if se is not None else ""),
-                  f"- largest staleness logged: {res['staleness_max']:.0f}", ""]
+                  f"- largest staleness logged: {res['staleness_max']:.0f}",
+                  "- per seed, ratio / reward gap: " + ", ".join(
+                      f"{p['seed']}: {p['ratio']:.2f} / {p['reward_gap']:+.3f}" for p in res["per_seed"]), "",
+                  "In the async rows `gen share` is the trainer's wait for its batch (`timing/generate`), the part of "
+                  "generation the update did not hide. The load average is the machine's over each run: about 1 "
+                  "when one thread works, about 2 when both cores do.", ""]
     lines += ["| run | seed | s/step | gen share | mean reward | staleness (mean / max) | load avg | wall s |",
               "|---|---|---|---|---|---|---|---|"]
     for r in res["runs"]:
@@ -102,7 +108,7 @@ def markdown(res: dict, command: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--out", default="benchmarks/results/bench_async")
     ap.add_argument("--work", default="/tmp/r1zero-bench-async")
     ap.add_argument("--timeout", type=int, default=1800)
@@ -110,7 +116,7 @@ def main() -> None:
     ap.add_argument("--table-only", action="store_true", help="rewrite <out>.md from <out>.json")
     args = ap.parse_args()
     out = ROOT / args.out
-    command = "python benchmarks/bench_async.py " + " ".join(sys.argv[1:])
+    command = " ".join(["python benchmarks/bench_async.py", *sys.argv[1:]])
     if args.table_only:
         res = json.loads(out.with_suffix(".json").read_text())
         out.with_suffix(".md").write_text(markdown(res, res.get("command", command)))
