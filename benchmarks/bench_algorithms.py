@@ -70,8 +70,9 @@ def cell(values: list[float], digits: int) -> str:
 
 
 def markdown(runs: list[dict], seeds: list[int], argv: list[str]) -> str:
+    command = " ".join(["python benchmarks/bench_algorithms.py", *argv])
     lines = ["# Algorithm variants on the CPU default", "",
-             f"Command: `{' '.join(['python benchmarks/bench_algorithms.py', *argv])}`. Each run: 20 steps of `{CONFIG}`",
+             f"Command: `{command}`. Each run: 20 steps of `{CONFIG}`",
              f"with the variant's overrides; seeds {', '.join(map(str, seeds))}. Mean +- standard error over the seeds "
              f"that ran (blank with one seed). Final reward: mean `reward/mean` of the last {LAST} steps.", "",
              "| variant | overrides | seeds | final train reward | held-out before | held-out after | s/step | load |",
