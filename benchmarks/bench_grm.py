@@ -48,19 +48,26 @@ def run_eval(label: str, model: str, args, work: Path) -> dict:
     return result
 
 
+def _acc(m: dict) -> str:
+    """Accuracy with its 95% Wilson interval (evals from before the interval was recorded show the value only)."""
+    interval = f" [{m['ci95_low']:.2f}, {m['ci95_high']:.2f}]" if "ci95_low" in m else ""
+    return f"{m['accuracy']:.3f}{interval}"
+
+
 def markdown(summary: dict) -> str:
     ks = summary["k"]
     out = ["# GRM pairwise accuracy (SPCT voting), before vs after training", "",
            f"Held-out pairs: `{summary['data']}` ({summary['pairs']} pairs: one verifier-correct and one wrong answer "
            "to an addition_small_test problem, in random order). A pair is right when the correct response's score, "
-           "summed over k sampled critiques, is strictly greater; ties and pairs with no parsed critique are wrong. "
+           "summed over k sampled critiques, is strictly greater; ties and pairs with no parsed critique are wrong "
+           "(accuracy [95% Wilson interval over the pairs]). "
            f"Critiques: T={summary['temperature']}, max {summary['max_new_tokens']} new tokens, the `grm` template's "
            f"raw few-shot form; the first k of {max(ks)} samples per pair vote.", "",
            "| model | path | " + " | ".join(f"acc k={k}" for k in ks) + " | " + " | ".join(f"ties k={k}" for k in ks)
            + f" | parse rate (k={max(ks)}) | eval s |", "|---|---|" + "---:|" * (2 * len(ks) + 2)]
     for label, r in summary["models"].items():
         per_k = r["per_k"]
-        out.append(f"| {label} | `{r['model']}` | " + " | ".join(f"{per_k[str(k)]['accuracy']:.3f}" for k in ks)
+        out.append(f"| {label} | `{r['model']}` | " + " | ".join(_acc(per_k[str(k)]) for k in ks)
                    + " | " + " | ".join(f"{per_k[str(k)]['tie_rate']:.3f}" for k in ks)
                    + f" | {per_k[str(max(ks))]['parse_rate']:.3f} | {r.get('wall_s', 0):.0f} |")
     out += ["", "Among the pairs with at least one parsed critique (accuracy / (1 - no-parse rate)): how well the "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from r1zero.tasks.grm import Votes, format_input, pairwise_accuracy, vote
+from r1zero.tasks.grm import Votes, format_input, pairwise_accuracy, vote, wilson_interval
 from r1zero.tasks.grm_data import make_rows
 from r1zero.rollout.base import Rollout, SamplingParams
 from rewards import REWARDS
@@ -187,9 +187,19 @@ def test_vote_sums_parsed_scores_and_pairwise_tie_rule():
     assert votes.parse_rate() == pytest.approx(9 / 16)
     m = pairwise_accuracy(rows, votes)
     assert m["accuracy"] == 0.5 and m["tie_rate"] == 0.25 and m["no_parse_rate"] == 0.25 and m["pairs"] == 4
+    assert m["ci95_low"] == pytest.approx(wilson_interval(2, 4)[0]) and m["ci95_high"] > 0.5
     # k=1 votes with the first critique only: 9>2 right, 9<2 wrong (correct is 2), 9>2 right, none
     assert pairwise_accuracy(rows, votes, k=1)["accuracy"] == 0.5
     assert Votes([[(3, 3), None]], [], []).sums(1) == [[3, 3]]
+
+
+def test_wilson_interval_by_hand():
+    # 70 of 100: p = 0.7, z = 1.96 -> centre (0.7 + 0.019208) / 1.038416 = 0.692601,
+    # half 1.96 * sqrt(0.0021 + 0.00009604) / 1.038416 = 0.088451
+    low, high = wilson_interval(70, 100)
+    assert low == pytest.approx(0.6041, abs=1e-4) and high == pytest.approx(0.7811, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and 0.0 < wilson_interval(0, 10)[1] < 0.35  # stays in [0, 1]
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0) and wilson_interval(0, 0) == (0.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------- data

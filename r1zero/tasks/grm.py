@@ -9,7 +9,8 @@ one score per response (the output format and its rule reward are in `rewards/gr
     `accuracy` verifier, as pairs (one right, one wrong) or single answers.
   * Voting (`vote`): k critiques per input sampled in one engine call (n=k), each parsed; the scores of the ones that
     parse are summed per response (SPCT voting). `pairwise_accuracy`: a pair is right when the summed score of its
-    correct response is strictly greater; ties, and pairs with no parsed critique, are wrong.
+    correct response is strictly greater; ties, and pairs with no parsed critique, are wrong (with its 95% Wilson
+    interval over the pairs).
     `eval` samples max(k) critiques once and votes over the first k of them for every k asked (nested subsets).
   * `JudgeReward`: the `grm_judge` model reward (r1zero/scoring.py MODEL_REWARDS) for prompts with no verifier:
     the completion becomes a single-response input, `grm.judge_k` critiques vote, score = mean parsed score /
@@ -100,8 +101,19 @@ def pairwise_accuracy(rows: list[dict], votes: Votes, k: int | None = None) -> d
         elif s[0] == s[1]:
             ties += 1
         right += bool(s) and s[c] > s[1 - c]
-    return {"accuracy": right / max(n, 1), "tie_rate": ties / max(n, 1), "no_parse_rate": none / max(n, 1),
-            "parse_rate": votes.parse_rate(k), "pairs": float(n)}
+    low, high = wilson_interval(right, n)
+    return {"accuracy": right / max(n, 1), "ci95_low": low, "ci95_high": high, "tie_rate": ties / max(n, 1),
+            "no_parse_rate": none / max(n, 1), "parse_rate": votes.parse_rate(k), "pairs": float(n)}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a binomial proportion: unlike the normal one it stays inside [0, 1] and
+    keeps its coverage near 0 and 1, where a judge's accuracy on ~100 pairs often sits."""
+    if n == 0:
+        return 0.0, 1.0
+    p, z2 = successes / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * (p * (1 - p) / n + z2 / (4 * n * n)) ** 0.5 / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # ---------------------------------------------------------------------------------------------- engines
