@@ -44,6 +44,11 @@ class DataConfig:
     template: str = "plain"  # prompt template (prompts.TEMPLATES): r1 | boxed | plain | grm | seal
     chat: bool = True  # wrap the template in the tokenizer's chat template (instruct models); False for base models
     max_prompt_tokens: int = 512  # longer prompts are dropped at load time with a count in the log
+    # SPCT's hinted sampling (algo.loss=rft only): this share of each step's prompts is generated with the row's
+    # `hint_key` field appended to its problem (e.g. which response is right), so that hard inputs yield accepted
+    # judgements too; those completions are trained under the prompt without the hint
+    hint_frac: float = 0.0
+    hint_key: str = "hint"
 
 
 @dataclass

@@ -35,16 +35,23 @@ R1_INSTRUCTION = (
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 PLAIN_INSTRUCTION = "Answer with just the number."
 
-# Two worked examples shared by both forms of the `grm` template (see the comment there).
+# Worked examples shared by both forms of the `grm` template (see the comment there). Each critique first computes
+# the sum, then quotes each response's last number against it, then maps right/wrong to 10/1: steps a 135M model
+# can copy. With the earlier examples (one pair scored 2/9 by prose, one single) the judge stated the right sum 63%
+# of the time but its critiques repeated that sum for every response and its verdicts were at chance.
 GRM_EXAMPLES = (
     "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\n\nResponse 2: The answer is 5.\n\n"
-    "Principles: A correct response gives the right sum: 2 + 3 = 5.\n"
-    "Critique: Response 1 says 6, which is wrong. Response 2 says 5, which is right.\n"
-    "Scores: \\boxed{2, 9}\n\n"
-    "Question: What is 4 + 4?\n\nResponse 1: 8\n\n"
-    "Principles: A correct response gives the right sum: 4 + 4 = 8.\n"
-    "Critique: Response 1 says 8, which is right.\n"
-    "Scores: \\boxed{10}\n\n"
+    "Principles: A correct response ends with the sum. 2 + 3 = 5.\n"
+    "Critique: Response 1 ends with 6. 6 is not 5: wrong. Response 2 ends with 5. 5 is 5: right.\n"
+    "Scores: \\boxed{1, 10}\n\n"
+    "Question: What is 14 + 7?\n\nResponse 1: 14 + 7 = 21\n\nResponse 2: I think it is 18\n\n"
+    "Principles: A correct response ends with the sum. 14 + 7 = 21.\n"
+    "Critique: Response 1 ends with 21. 21 is 21: right. Response 2 ends with 18. 18 is not 21: wrong.\n"
+    "Scores: \\boxed{10, 1}\n\n"
+    "Question: What is 4 + 4?\n\nResponse 1: four\n\n"
+    "Principles: A correct response ends with the sum. 4 + 4 = 8.\n"
+    "Critique: Response 1 ends with no number: wrong.\n"
+    "Scores: \\boxed{1}\n\n"
 )
 
 TEMPLATES: dict[str, Template] = {
@@ -158,6 +165,21 @@ def encode_prompts(rows: list[dict], template: str, tokenizer, chat: bool,
         raise PromptError(f"all {len(rows)} prompts are longer than `data.max_prompt_tokens={max_prompt_tokens}` "
                           f"(longest {longest} tokens): raise data.max_prompt_tokens")
     return kept_rows, kept_ids, dropped
+
+
+def encode_hinted(rows: list[dict], key: str, template: str, tokenizer, chat: bool) -> list[list[int]]:
+    """Per row, the prompt ids with the row's `key` field after its problem (hinted sampling, `data.hint_frac`).
+
+    Not length-filtered: `rows` are encode_prompts' kept rows and these ids stay aligned with theirs (a hint adds a
+    line, the engine's max_model_len has room for it)."""
+    missing = [i for i, row in enumerate(rows) if not isinstance(row.get(key), str) or not row[key].strip()]
+    if missing:
+        row = rows[missing[0]]
+        raise PromptError(f"{len(missing)} of {len(rows)} training rows have no `{key}` text for hinted sampling "
+                          f"(first: row {missing[0]}, id {row.get('id', '?')!r}): add the field, or set "
+                          "data.hint_frac=0 (or data.hint_key to the field that holds the hint)")
+    texts = [build_prompt(row["problem"] + "\n\n" + row[key].strip(), template, tokenizer, chat) for row in rows]
+    return [list(x) for x in tokenizer(texts, add_special_tokens=not chat)["input_ids"]]
 
 
 def _unencodable(rows: list[dict], template: str, tokenizer, chat: bool, error: Exception) -> str:

@@ -48,6 +48,7 @@ class RunContext:
     state: dict = field(default_factory=dict)
     syncs: int = 0
     weight_version: int = 0  # optimizer steps of the weights the engine holds (set by sync_weights)
+    hint_prompt_ids: list[list[int]] | None = None  # data.hint_frac > 0: prompt_ids with each row's hint
     probe: Any = None  # rollout.sync.Probe, built at the first checked sync
 
 
@@ -102,7 +103,7 @@ def init(cfg: Config) -> RunContext:
     if rank == 0:
         console.say(f"run: {run_dir}")
     model_path, tok = _model(cfg.model.name, rank)
-    rows, prompt_ids, sampler, eval_sets = _datasets(cfg, tok, rank, world)
+    rows, prompt_ids, hint_ids, sampler, eval_sets = _datasets(cfg, tok, rank, world)
     d = cfg.data
     reward_fix = "check the reward's module and its settings (rewards.*, grm.*, seal.*)"
     reward_errors = (ValueError, ImportError, KeyError, AttributeError, OSError, RuntimeError)
@@ -123,7 +124,7 @@ def init(cfg: Config) -> RunContext:
         scorer = Scorer(cfg.rewards, prefill, build_model_rewards(cfg, model_path, tok, policy, rank, run_dir))
         eval_pool = RewardPool(eval_rewards, None, workers=cfg.rewards.workers, timeout_s=cfg.rewards.timeout_s)
     ctx = RunContext(cfg, rank, world, run_dir, tok, rows, prompt_ids, sampler, eval_sets, policy, engine, scorer,
-                     eval_pool, None, prefill, stop, tok.pad_token_id)
+                     eval_pool, None, prefill, stop, tok.pad_token_id, hint_prompt_ids=hint_ids)
     _resume(ctx)
     if engine.remote and not ctx.syncs:  # servers may hold anything (another run's weights)
         sync_weights(ctx, ctx.start_step)
@@ -154,7 +155,8 @@ def _model(name: str, rank: int):
 
 
 def _datasets(cfg: Config, tok, rank: int, world: int):
-    """(training rows, their prompt ids, this rank's sampler, eval suites); errors are DataErrors."""
+    """(training rows, their prompt ids, the hinted ones or None, this rank's sampler, eval suites); errors are
+    DataErrors."""
     from r1zero import data, prompts
 
     d = cfg.data
@@ -170,7 +172,12 @@ def _datasets(cfg: Config, tok, rank: int, world: int):
         eval_sets = {name: prompts.encode_prompts(data.load_dataset(s, cfg.eval.limit, **keys), d.template, tok,
                                                   d.chat, d.max_prompt_tokens)[:2]
                      for name, s in data.suite_names(cfg.eval.suites).items()}
-    return rows, prompt_ids, sampler, eval_sets
+    if d.hint_frac:
+        with converting(DataError, "data.hint_key", d.hint_key, "add the hint field to the rows", DATA_ERRORS):
+            hints = prompts.encode_hinted(rows, d.hint_key, d.template, tok, d.chat)
+    else:
+        hints = None
+    return rows, prompt_ids, hints, sampler, eval_sets
 
 
 def build_model_rewards(cfg: Config, model_path: str, tok, policy, rank: int, run_dir: Path) -> dict:

@@ -9,6 +9,7 @@ The command line (r1zero/cli.py) calls `train(cfg)`; this module imports no CLI.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import time
 
@@ -131,11 +132,19 @@ def generate_and_score(ctx, sampling: SamplingParams, timers, step: int):
         idx = ctx.sampler.next_batch()
         rows = [ctx.rows[i] for i in idx]
         seeded = dataclasses.replace(sampling, seed=sampling_seed(cfg.train.seed, ctx.rank, step, round_))
-        rollouts = ctx.engine.generate([ctx.prompt_ids[i] for i in idx], n=G, sampling=seeded)
+        hinted = hinted_count(cfg.data.hint_frac, len(idx)) if ctx.hint_prompt_ids else 0  # idx: in random order
+        ids = [ctx.hint_prompt_ids[i] for i in idx[:hinted]] + [ctx.prompt_ids[i] for i in idx[hinted:]]
+        rollouts = ctx.engine.generate(ids, n=G, sampling=seeded)
+        for r in rollouts:  # SPCT hinted sampling: trained under the prompt without the hint (algo.loss=rft)
+            if r.prompt_index < hinted:
+                r.prompt_ids = ctx.prompt_ids[idx[r.prompt_index]]
         n_generated += len(rollouts)
         samples = [rows[r.prompt_index] for r in rollouts]
         with timers("score"):
             scores = ctx.scorer.score(rollouts, samples)
+        if ctx.hint_prompt_ids:
+            extra["sampling/hinted_frac"] = hinted / len(idx)
+            extra["reward/hinted_mean"] = float(scores.rewards[:hinted * G].mean()) if hinted else 0.0
         for k, v in scores.metrics.items():  # counters add up over rounds; model rewards' own metrics: last round
             if k in verify:
                 verify[k] += v
@@ -168,6 +177,11 @@ def run_eval(ctx, pipe: Rollouts, step: int, before: dict[str, float] | None = N
         for line in console.eval_summary(out, before):
             console.say(f"held out, {when}: {line}")
     return out
+
+
+def hinted_count(frac: float, n: int) -> int:
+    """How many of n prompts are sampled with their hint: frac of them rounded up (a share > 0 hints at least one)."""
+    return min(n, math.ceil(frac * n - 1e-9))
 
 
 def sampling_seed(seed: int, rank: int, step: int, round_: int) -> int:

@@ -96,6 +96,7 @@ def check_values(cfg, flat: dict[str, Any]) -> None:
         raise ConfigError("`algo.dynamic_sampling` drops groups whose rewards are all equal, and with "
                           "`rollout.group_size=1` every group is: set rollout.group_size >= 2")
     check_async(cfg)
+    check_hints(cfg)
     if a.overlong == "soft" and a.overlong_buffer > r.max_new_tokens:
         raise ConfigError(f"`algo.overlong_buffer={a.overlong_buffer}` is longer than `rollout.max_new_tokens="
                           f"{r.max_new_tokens}`: the soft penalty would hit even empty completions; set "
@@ -119,6 +120,21 @@ def check_async(cfg) -> None:
     if model:
         raise ConfigError(f"`rewards.names` has the model reward {model[0]}, which uses the engine and collectives "
                           f"while scoring: `train.max_staleness=1` ({why}) supports rule rewards only")
+
+
+def check_hints(cfg) -> None:
+    """Hinted sampling trains a completion under a prompt other than the one that sampled it."""
+    d = cfg.data
+    if not 0 <= d.hint_frac <= 1:
+        raise ConfigError(f"`data.hint_frac` is the share of prompts sampled with a hint: must be in [0, 1], got "
+                          f"{d.hint_frac}")
+    if d.hint_frac and cfg.algo.loss != "rft":
+        raise ConfigError(f"`data.hint_frac={d.hint_frac}` trains hinted completions under the prompt without the "
+                          f"hint: only `algo.loss=rft` (the NLL of accepted completions) is sound there; with "
+                          f"`algo.loss={cfg.algo.loss}` the ratio and IS weights would be taken against the wrong "
+                          "sampler. Set data.hint_frac=0 or algo.loss=rft")
+    if d.hint_frac and not d.hint_key:
+        raise ConfigError("`data.hint_frac` > 0 needs `data.hint_key`: the row field that holds the hint")
 
 
 def check_names(cfg) -> None:

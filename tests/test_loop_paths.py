@@ -89,6 +89,12 @@ def test_every_recipe_trains_two_steps(runs, recipe):
         assert r["train/nonfinite"] == 0 and math.isfinite(r["policy/grad_norm"])
 
 
+def test_grm_rft_samples_with_hints_and_grm_grpo_has_its_kl_term(runs):
+    # data.hint_frac=0.25 of 2 prompts a step, rounded up: one prompt a step went to vLLM with its hint
+    assert [r["sampling/hinted_frac"] for r in train_rows(runs["grm_rft_cpu"])] == [0.5, 0.5]
+    assert all(r["loss/kl"] >= 0 for r in train_rows(runs["grm_grpo_cpu"]))  # algo.beta=0.04: a reference model
+
+
 def test_kl_is_positive_and_stored_old_logprobs_are_used(runs):
     rows = train_rows(runs["beta_mu2"])
     assert rows[0]["loss/kl"] >= 0 and rows[1]["loss/kl"] > 0  # the policy left the reference after step 1

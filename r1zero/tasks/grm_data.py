@@ -64,7 +64,15 @@ def _row(prob: dict, responses: list[str], labels: list[int], max_score: int) ->
     correct = labels.index(1) + 1 if 1 in labels else 0
     return {"problem": format_input(prob["problem"], responses), "answer": str(correct),
             "kind": "pair" if len(responses) > 1 else "single", "query": prob["problem"], "responses": responses,
-            "labels": labels, "gold": str(prob["answer"]), "max_score": max_score, "source_id": prob["id"]}
+            "labels": labels, "gold": str(prob["answer"]), "max_score": max_score, "source_id": prob["id"],
+            "hint": hint(labels)}
+
+
+def hint(labels: list[int]) -> str:
+    """The verdict as a line for SPCT's hinted sampling (`data.hint_frac`): which response the verifier accepts."""
+    if len(labels) == 1:
+        return f"Hint: Response 1 is {'right' if labels[0] else 'wrong'}."
+    return f"Hint: Response {labels.index(1) + 1} is right."
 
 
 def sample_candidates(engine, tokenizer, problems: list[dict], n: int, sampling: SamplingParams,
