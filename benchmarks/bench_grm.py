@@ -29,9 +29,13 @@ def run_eval(label: str, model: str, args, work: Path) -> dict:
     out = work / label
     if args.reuse and (out / "results.json").is_file():  # an earlier run of the same eval: re-report it
         old = json.loads((out / "results.json").read_text())
+        from r1zero.tasks.grm import template_fingerprint
+
         same = {"k": sorted({int(x) for x in args.k.split(",")}), "temperature": args.temperature,
-                "max_new_tokens": args.max_new_tokens, "limit": args.limit, "seed": args.seed}
-        if old["model"] == model and old["data"] == args.data and all(old["settings"][k] == v for k, v in same.items()):
+                "max_new_tokens": args.max_new_tokens, "limit": args.limit, "seed": args.seed,
+                "template": template_fingerprint()}  # an eval from before the fingerprint has none: not reused
+        if old["model"] == model and old["data"] == args.data and all(old["settings"].get(k) == v
+                                                                      for k, v in same.items()):
             print(f"[bench_grm] {label}: reusing {out / 'results.json'}", file=sys.stderr, flush=True)
             return old
     cmd = [sys.executable, "-m", "r1zero.cli", "grm", "eval", "--model", model, "--data", args.data, "--k", args.k,
@@ -72,13 +76,18 @@ def markdown(summary: dict) -> str:
                    + f" | {per_k[str(max(ks))]['parse_rate']:.3f} | {r.get('wall_s', 0):.0f} |")
     out += ["", "Among the pairs with at least one parsed critique (accuracy / (1 - no-parse rate)): how well the "
             "verdicts that were given discriminate (0.5 = chance, ties count as wrong):", "",
-            "| model | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---:|" * len(ks)]
+            "| model | " + " | ".join(f"k={k}" for k in ks) + " | critiques computing the sum | their verdicts right |",
+            "|---|" + "---:|" * (len(ks) + 2)]
     for label, r in summary["models"].items():
         cells = []
         for k in ks:
             m = r["per_k"][str(k)]
             cells.append(f"{m['accuracy'] / (1 - m['no_parse_rate']):.3f}" if m["no_parse_rate"] < 1 else "-")
+        c = r.get("critiques")  # (evals from before these counts: blank)
+        cells += [f"{c['computes_gold']:.3f}", f"{c['right_if_gold']:.3f} of {c['parsed_gold']:.0f}"] if c else ["", ""]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out += ["", "The last two columns are over single critiques: the share whose principles compute the right sum "
+            "(`= gold`), and among those that also parse, the share whose verdict on the pair is right (untied)."]
     out += ["", "Commands:", "", "```", summary["command"]] + [r["command"] for r in summary["models"].values()]
     wandb_dir = summary.get("wandb_dir") or ""
     if wandb_dir.startswith(str(ROOT) + "/"):
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                                          else argv)),
                "notes": args.notes, "models": {label: {"model": r["model"], "per_k": r["per_k"],
                                                        "command": r["command"], "eval_dir": r["files"]["json"],
-                                                       "wall_s": r.get("wall_s")}
+                                                       "wall_s": r.get("wall_s"), "critiques": r.get("critiques")}
                                                for label, r in results.items()}}
     summary["wall_s"] = round(time.time() - t0, 1)
     summary["wandb_dir"] = log_wandb(summary, Path(args.wandb_root), args.wandb_mode)

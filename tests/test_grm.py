@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from r1zero.tasks.grm import Votes, format_input, pairwise_accuracy, vote, wilson_interval
+from r1zero.tasks.grm import Votes, critique_stats, format_input, pairwise_accuracy, vote, wilson_interval
 from r1zero.tasks.grm_data import make_rows
 from r1zero.rollout.base import Rollout, SamplingParams
 from rewards import REWARDS
@@ -191,6 +191,17 @@ def test_vote_sums_parsed_scores_and_pairwise_tie_rule():
     # k=1 votes with the first critique only: 9>2 right, 9<2 wrong (correct is 2), 9>2 right, none
     assert pairwise_accuracy(rows, votes, k=1)["accuracy"] == 0.5
     assert Votes([[(3, 3), None]], [], []).sums(1) == [[3, 3]]
+
+
+def test_critique_stats_count_the_critiques_that_compute_the_sum():
+    row = {**pair_row((0, 1)), "gold": "17"}
+    texts = [["Principles: 8 + 9 = 17.\nCritique: 2 is right.\nScores: \\boxed{1, 10}",  # computes, parsed, right
+              "Principles: 8 + 9 = 170.\nCritique: x\nScores: \\boxed{1, 10}",  # 170 is not 17
+              "Principles: 8 + 9 = 17.\nCritique: 1 is right.\nScores: \\boxed{10, 1}",  # computes, parsed, wrong
+              "Principles: 8 + 9 =17\nno scores"]]  # computes, not parsed
+    parsed = [[(1, 10), (1, 10), (10, 1), None]]
+    stats = critique_stats([row], Votes(parsed, texts, [["ok"] * 4]))
+    assert stats == {"computes_gold": 0.75, "right_if_gold": 0.5, "parsed_gold": 2.0, "critiques": 4.0}
 
 
 def test_wilson_interval_by_hand():

@@ -19,6 +19,7 @@ one score per response (the output format and its rule reward are in `rewards/gr
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,6 +57,15 @@ class Votes:
     def parse_rate(self, k: int | None = None) -> float:
         flat = [s for row in self.parsed for s in row[:k]]
         return sum(s is not None for s in flat) / max(len(flat), 1)
+
+
+def template_fingerprint() -> str:
+    """A short hash of the `grm` template: evals made with other few-shot examples are not comparable (nor reusable)."""
+    import hashlib
+
+    from r1zero import prompts
+
+    return hashlib.sha256(repr(prompts.get_template("grm")).encode()).hexdigest()[:12]
 
 
 def judge_prompts(rows: list[dict], tokenizer, chat: bool) -> list[list[int]]:
@@ -104,6 +114,28 @@ def pairwise_accuracy(rows: list[dict], votes: Votes, k: int | None = None) -> d
     low, high = wilson_interval(right, n)
     return {"accuracy": right / max(n, 1), "ci95_low": low, "ci95_high": high, "tie_rate": ties / max(n, 1),
             "no_parse_rate": none / max(n, 1), "parse_rate": votes.parse_rate(k), "pairs": float(n)}
+
+
+def critique_stats(rows: list[dict], votes: Votes) -> dict[str, float]:
+    """What the critiques did, over all of them (rows with a `gold` answer): `computes_gold` is the share whose
+    principles compute the gold answer (`= gold`), the step a judge of additions must get right before it scores;
+    `right_if_gold` the share of parsed, gold-computing critiques whose verdict on a pair is right (untied)."""
+    n = gold = parsed_gold = right = 0
+    for row, texts, parsed in zip(rows, votes.texts, votes.parsed):
+        if "gold" not in row or len(row["responses"]) != 2:
+            continue
+        c = row["labels"].index(1)
+        for text, scores in zip(texts, parsed):
+            n += 1
+            principles = text.split("Critique:")[0]
+            if not re.search(rf"=\s*{re.escape(str(row['gold']))}(?![0-9])", principles):
+                continue
+            gold += 1
+            if scores is not None:
+                parsed_gold += 1
+                right += scores[c] > scores[1 - c]
+    return {"computes_gold": gold / max(n, 1), "right_if_gold": right / max(parsed_gold, 1),
+            "parsed_gold": float(parsed_gold), "critiques": float(n)}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -163,8 +195,9 @@ def run_pairwise_eval(model: str, data: str, ks: list[int], out_dir: str | Path 
     result = {"model": model, "data": data, "label": label, "command": command,
               "settings": {"k": ks, "temperature": temperature, "max_new_tokens": max_new_tokens, "limit": limit,
                            "seed": seed, "chat": chat, "engine": engine_name, "voting": "sum of parsed scores; "
-                           f"critiques 1..k of {max(ks)} sampled per pair"},
+                           f"critiques 1..k of {max(ks)} sampled per pair", "template": template_fingerprint()},
               "per_k": {str(k): pairwise_accuracy(pairs, votes, k) for k in ks},
+              "critiques": critique_stats(pairs, votes),
               "generate_s": round(gen_s, 1), "wall_s": round(time.time() - t0, 1)}
     if out_dir is not None:
         result["files"] = write_pairwise(result, pairs, votes, Path(out_dir), wandb_mode)
