@@ -86,8 +86,9 @@ def markdown(summary: dict) -> str:
         c = r.get("critiques")  # (evals from before these counts: blank)
         cells += [f"{c['computes_gold']:.3f}", f"{c['right_if_gold']:.3f} of {c['parsed_gold']:.0f}"] if c else ["", ""]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    out += ["", "The last two columns are over single critiques: the share whose principles compute the right sum "
-            "(`= gold`), and among those that also parse, the share whose verdict on the pair is right (untied)."]
+    out += ["", "The last two columns are over single critiques: the share whose principles or critique compute the "
+            "right sum (`= gold`), and among those that also parse, the share whose verdict on the pair is right "
+            "(untied)."]
     out += ["", "Commands:", "", "```", summary["command"]] + [r["command"] for r in summary["models"].values()]
     wandb_dir = summary.get("wandb_dir") or ""
     if wandb_dir.startswith(str(ROOT) + "/"):

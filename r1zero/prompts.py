@@ -73,10 +73,10 @@ TEMPLATES: dict[str, Template] = {
     # SPCT generative reward model (r1zero/tasks/grm.py, rewards/grm.py): {problem} holds the query and the numbered
     # responses; the model writes principles, a critique, then one score per response on the last line.
     "grm": Template(
-        # A few-shot prompt: measured on SmolLM2-135M-Instruct (30-40 held-out pairs x 4 samples, T=0.7), the raw
-        # form with these two examples and `Principles:` prefilled parses ~20% of the time; instructions alone, in
-        # raw or chat form, parsed 0 of 120. The stop "}" ends the completion at the end of the Scores line, as
-        # "</answer>" does for r1 (principles and critique must not contain "}").
+        # A few-shot prompt: on the 138 held-out pairs at T=0.7 the raw form with these examples and `Principles:`
+        # prefilled parses 40% of the time on SmolLM2-135M-Instruct (14% with the earlier two examples); instructions
+        # alone, in raw or chat form, parsed 0 of 120. The stop "}" ends the completion at the end of the Scores
+        # line, as "</answer>" does for r1 (principles and critique must not contain "}").
         raw=("Grade each response to the question: write principles, a critique, then one score from 1 (wrong) "
              "to 10 (right) per response.\n\n"
              + GRM_EXAMPLES +

@@ -117,9 +117,10 @@ def pairwise_accuracy(rows: list[dict], votes: Votes, k: int | None = None) -> d
 
 
 def critique_stats(rows: list[dict], votes: Votes) -> dict[str, float]:
-    """What the critiques did, over all of them (rows with a `gold` answer): `computes_gold` is the share whose
-    principles compute the gold answer (`= gold`), the step a judge of additions must get right before it scores;
-    `right_if_gold` the share of parsed, gold-computing critiques whose verdict on a pair is right (untied)."""
+    """What the critiques did, over all of them (rows with a `gold` answer): `computes_gold` is the share whose text
+    before the Scores line computes the gold answer (`= gold`), the step a judge of additions must get right before
+    it scores; `right_if_gold` the share of parsed, gold-computing critiques whose verdict on a pair is right
+    (untied)."""
     n = gold = parsed_gold = right = 0
     for row, texts, parsed in zip(rows, votes.texts, votes.parsed):
         if "gold" not in row or len(row["responses"]) != 2:
@@ -127,8 +128,8 @@ def critique_stats(rows: list[dict], votes: Votes) -> dict[str, float]:
         c = row["labels"].index(1)
         for text, scores in zip(texts, parsed):
             n += 1
-            principles = text.split("Critique:")[0]
-            if not re.search(rf"=\s*{re.escape(str(row['gold']))}(?![0-9])", principles):
+            reasoning = text.split("Scores:")[0]
+            if not re.search(rf"=\s*{re.escape(str(row['gold']))}(?![0-9])", reasoning):
                 continue
             gold += 1
             if scores is not None:
