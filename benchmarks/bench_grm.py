@@ -53,9 +53,8 @@ def run_eval(label: str, model: str, args, work: Path) -> dict:
 
 
 def _acc(m: dict) -> str:
-    """Accuracy with its 95% Wilson interval (evals from before the interval was recorded show the value only)."""
-    interval = f" [{m['ci95_low']:.2f}, {m['ci95_high']:.2f}]" if "ci95_low" in m else ""
-    return f"{m['accuracy']:.3f}{interval}"
+    """Accuracy with its 95% Wilson interval (every eval reported has one: older ones are never reused)."""
+    return f"{m['accuracy']:.3f} [{m['ci95_low']:.2f}, {m['ci95_high']:.2f}]"
 
 
 def markdown(summary: dict) -> str:
@@ -83,8 +82,8 @@ def markdown(summary: dict) -> str:
         for k in ks:
             m = r["per_k"][str(k)]
             cells.append(f"{m['accuracy'] / (1 - m['no_parse_rate']):.3f}" if m["no_parse_rate"] < 1 else "-")
-        c = r.get("critiques")  # (evals from before these counts: blank)
-        cells += [f"{c['computes_gold']:.3f}", f"{c['right_if_gold']:.3f} of {c['parsed_gold']:.0f}"] if c else ["", ""]
+        c = r["critiques"]
+        cells += [f"{c['computes_gold']:.3f}", f"{c['right_if_gold']:.3f} of {c['parsed_gold']:.0f}"]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     out += ["", "The last two columns are over single critiques: the share whose principles or critique compute the "
             "right sum (`= gold`), and among those that also parse, the share whose verdict on the pair is right "
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                                          else argv)),
                "notes": args.notes, "models": {label: {"model": r["model"], "per_k": r["per_k"],
                                                        "command": r["command"], "eval_dir": r["files"]["json"],
-                                                       "wall_s": r.get("wall_s"), "critiques": r.get("critiques")}
+                                                       "wall_s": r.get("wall_s"), "critiques": r["critiques"]}
                                                for label, r in results.items()}}
     summary["wall_s"] = round(time.time() - t0, 1)
     summary["wandb_dir"] = log_wandb(summary, Path(args.wandb_root), args.wandb_mode)

@@ -178,8 +178,8 @@ def encode_hinted(rows: list[dict], key: str, template: str, tokenizer, chat: bo
         raise PromptError(f"{len(missing)} of {len(rows)} training rows have no `{key}` text for hinted sampling "
                           f"(first: row {missing[0]}, id {row.get('id', '?')!r}): add the field, or set "
                           "data.hint_frac=0 (or data.hint_key to the field that holds the hint)")
-    texts = [build_prompt(row["problem"] + "\n\n" + row[key].strip(), template, tokenizer, chat) for row in rows]
-    return [list(x) for x in tokenizer(texts, add_special_tokens=not chat)["input_ids"]]
+    hinted = [{**row, "problem": row["problem"] + "\n\n" + row[key].strip()} for row in rows]
+    return encode_prompts(hinted, template, tokenizer, chat, max_prompt_tokens=10 ** 9)[1]
 
 
 def _unencodable(rows: list[dict], template: str, tokenizer, chat: bool, error: Exception) -> str:

@@ -135,9 +135,8 @@ def generate_and_score(ctx, sampling: SamplingParams, timers, step: int):
         hinted = hinted_count(cfg.data.hint_frac, len(idx)) if ctx.hint_prompt_ids else 0  # idx: in random order
         ids = [ctx.hint_prompt_ids[i] for i in idx[:hinted]] + [ctx.prompt_ids[i] for i in idx[hinted:]]
         rollouts = ctx.engine.generate(ids, n=G, sampling=seeded)
-        for r in rollouts:  # SPCT hinted sampling: trained under the prompt without the hint (algo.loss=rft)
-            if r.prompt_index < hinted:
-                r.prompt_ids = ctx.prompt_ids[idx[r.prompt_index]]
+        for r in rollouts[:hinted * G]:  # SPCT hinted sampling: trained under the prompt without the hint (rft)
+            r.prompt_ids = ctx.prompt_ids[idx[r.prompt_index]]
         n_generated += len(rollouts)
         samples = [rows[r.prompt_index] for r in rollouts]
         with timers("score"):
