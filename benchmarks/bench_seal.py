@@ -54,19 +54,37 @@ def training_summary(run_dir: Path) -> dict:
             "step_s": [round(r["timing/step"], 1) for r in steps]}
 
 
-def paired(before_dir: Path, after_dir: Path) -> dict:
-    """The change in per-passage gain (after - before training) over the same passages, with its standard error."""
-    def gains(d: Path) -> dict[str, float]:
-        rows = [json.loads(x) for x in (d / "edits.jsonl").read_text().splitlines()]
-        return {r["id"]: float(r.get("gain") or 0.0) for r in rows}
+def gains(eval_dir: Path, key: str = "gain") -> dict[str, float]:
+    """Per passage id, the gain of an eval's self-edit (`gain`) or of one of its baselines (`<baseline>_gain`)."""
+    rows = [json.loads(x) for x in (eval_dir / "edits.jsonl").read_text().splitlines()]
+    return {r["id"]: float(r.get(key) or 0.0) for r in rows}
 
-    b, a = gains(before_dir), gains(after_dir)
+
+def paired(a: dict[str, float], b: dict[str, float]) -> dict:
+    """a - b over the passages both have: the mean, its standard error and a normal 95% interval (mean +- 1.96 se;
+    the passages are the unit, so the interval is over passages, not over questions)."""
     diffs = [a[k] - b[k] for k in b if k in a]
     n = len(diffs)
     mean = sum(diffs) / max(n, 1)
     var = sum((x - mean) ** 2 for x in diffs) / max(n - 1, 1)
-    return {"delta_gain": mean, "delta_gain_se": (var / max(n, 1)) ** 0.5, "passages": n,
+    se = (var / max(n, 1)) ** 0.5
+    return {"delta_gain": mean, "delta_gain_se": se, "ci95": [mean - 1.96 * se, mean + 1.96 * se], "passages": n,
             "improved": sum(x > 0 for x in diffs), "worse": sum(x < 0 for x in diffs)}
+
+
+def comparisons(before_dir: Path, after_dir: Path | None, baselines: list[str]) -> dict[str, dict]:
+    """The paired comparisons the evals allow: trained vs untrained self-edits, and each against the baselines."""
+    untrained = gains(before_dir)
+    out: dict[str, dict] = {}
+    trained = gains(after_dir) if after_dir else None
+    if trained is not None:
+        out["trained - untrained"] = paired(trained, untrained)
+    for b in baselines:
+        base = gains(before_dir, f"{b}_gain")
+        if trained is not None:
+            out[f"trained - {b}"] = paired(trained, base)
+        out[f"untrained - {b}"] = paired(untrained, base)
+    return out
 
 
 def markdown(res: dict) -> str:
@@ -84,11 +102,17 @@ def markdown(res: dict) -> str:
         if a:
             row += f" {a['metrics'][k]:.4f} | {a['metrics'][k] - b['metrics'][k]:+.4f} |"
         out.append(row)
-    if res.get("paired"):
-        q = res["paired"]
-        out += ["", f"Paired over the {q['passages']} passages: gain after - before training = "
-                f"{q['delta_gain']:+.4f} +- {q['delta_gain_se']:.4f} (standard error); the gain rose on "
-                f"{q['improved']} passages and fell on {q['worse']}."]
+    for name, base in b.get("baselines", {}).items():
+        out.append(f"| baseline `{name}`: gain | {base['gain']:.4f} |" + (" | |" if a else ""))
+        out.append(f"| baseline `{name}`: forgetting | {base['forgetting']:.4f} |" + (" | |" if a else ""))
+    if res.get("comparisons"):
+        out += ["", "Paired over passages (per passage: the gain of one text minus the other's, same inner model and "
+                "seed; mean, standard error, normal 95% interval; 'rose/fell': passages where the difference is "
+                "> 0 / < 0):", "", "| comparison | mean | se | 95% interval | passages | rose | fell |",
+                "|---|---:|---:|---|---:|---:|---:|"]
+        for name, q in res["comparisons"].items():
+            out.append(f"| {name} | {q['delta_gain']:+.4f} | {q['delta_gain_se']:.4f} | [{q['ci95'][0]:+.4f}, "
+                       f"{q['ci95'][1]:+.4f}] | {q['passages']} | {q['improved']} | {q['worse']} |")
     out += ["", "acc_before / acc_after: closed-book accuracy on the passage's questions without / with the LoRA "
             "update on the model's own self-edit (mean over passages); gain = acc_after - acc_before (SEAL's "
             "reward); logp_gain: change in the gold answer's mean token log-probability; forget_*: accuracy on the "
@@ -130,6 +154,8 @@ def main() -> None:
     p.add_argument("--config", default="launch/configs/seal_rest_cpu.yaml", help="template, engine, seal.* knobs")
     p.add_argument("--data", default="seal_gsm8k_test")
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--baselines", default="", help="comma-separated baselines of the 'before' eval: passage, copy")
+    p.add_argument("--name", default="seal_gain", help="<out>/<name>.json and .md")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--work", default=None, help="eval/train outputs (default runs/bench-seal-<time>)")
     p.add_argument("--reuse-before", help="eval dir of an earlier run of this bench (same base model and settings)")
@@ -144,11 +170,14 @@ def main() -> None:
     res: dict = {"command": command, "base": args.base, "data": args.data, "config": args.config, "work": str(work),
                  "train_config": args.train}
 
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+
     def run_eval(model: str, phase: str) -> dict:
         cfg = load_config(args.config, list(args.overrides))
         inner = model if cfg.seal.inner_model == "policy" else args.base
         r = evaluate(cfg, model, args.data, work / f"eval-{phase}", limit=args.limit, inner_model=inner,
-                     wandb_mode=args.wandb_mode, command=command)
+                     wandb_mode=args.wandb_mode, command=command,
+                     baselines=tuple(baselines) if phase == "before" else ())
         print(f"[bench_seal] {phase}: " + json.dumps({k: round(r['metrics'][k], 4) for k in KEYS}), file=sys.stderr,
               flush=True)
         return r
@@ -169,18 +198,20 @@ def main() -> None:
         res["trained"] = trained
         res["after"] = run_eval(trained, "after")
         res["delta_gain"] = res["after"]["metrics"]["gain"] - res["before"]["metrics"]["gain"]
-        res["paired"] = paired(Path(args.reuse_before or work / "eval-before"), work / "eval-after")
+    before_dir = Path(args.reuse_before or work / "eval-before")
+    res["comparisons"] = comparisons(before_dir, work / "eval-after" if trained else None, baselines)
     res["wall_s"] = round(time.time() - t0, 1)
     res["wandb_dir"] = log_wandb(res, work, args.wandb_mode)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "seal_gain.json").write_text(json.dumps(res, indent=1))
-    (out / "seal_gain.md").write_text(markdown(res))
+    (out / f"{args.name}.json").write_text(json.dumps(res, indent=1))
+    (out / f"{args.name}.md").write_text(markdown(res))
     summary = {"before": {k: res["before"]["metrics"][k] for k in KEYS}, "wall_s": res["wall_s"],
-               "json": str(out / "seal_gain.json"), "wandb_dir": res["wandb_dir"]}
+               "json": str(out / f"{args.name}.json"), "wandb_dir": res["wandb_dir"],
+               "comparisons": {k: {"mean": v["delta_gain"], "ci95": v["ci95"]} for k, v in res["comparisons"].items()}}
     if res.get("after"):
         summary.update(after={k: res["after"]["metrics"][k] for k in KEYS}, delta_gain=res["delta_gain"],
-                       delta_gain_se=res["paired"]["delta_gain_se"])
+                       delta_gain_se=res["comparisons"]["trained - untrained"]["delta_gain_se"])
     print(json.dumps(summary), flush=True)
 
 

@@ -247,7 +247,7 @@ RFT_TASK_REWARDS = ("grm", "seal_knowledge")  # the tasks whose recipe has a rej
 
 CHOICES = {
     "model.dtype": ("fp32", "bf16", "auto"),
-    "data.template": ("r1", "boxed", "plain", "grm", "seal"),
+    "data.template": ("r1", "boxed", "plain", "grm", "seal", "seal_qa"),
     "rollout.engine": ("hf", "vllm", "server"),
     "algo.overlong": ("none", "mask", "soft"),
     "grm.judge_engine": ("hf", "vllm"),

@@ -47,6 +47,8 @@ DATASETS: dict[str, str] = {  # name -> file under r1zero/data/
     "grm_addition_small_test": "grm/test.jsonl",  # held out: answers to addition_small_test problems
     "seal_gsm8k": "seal/train.jsonl",  # SEAL task: passages and questions from GSM8K train
     "seal_gsm8k_test": "seal/test.jsonl",  # held out: from GSM8K test
+    "seal_fiction": "seal/fiction_train.jsonl",  # SEAL task: generated passages about fictional entities
+    "seal_fiction_test": "seal/fiction_test.jsonl",  # held out: other entities
 }
 
 ADDITION_SEED = 0

@@ -25,6 +25,7 @@ class Template:
     raw: str  # the whole prompt for base models (data.chat=false)
     user: str  # the user turn for instruct models (data.chat=true)
     prefill: str = ""  # text at the end of `raw` that belongs to the completion's format (r1: "<think>")
+    chat_prefill: str = ""  # the same for the chat form: the assistant turn starts with it
     stop: tuple[str, ...] = ()  # stop strings; the stop string stays in the completion
 
 
@@ -97,6 +98,19 @@ TEMPLATES: dict[str, Template] = {
              "Keep every number.\n"),
         user="Rewrite the facts of this passage as short sentences, one per line. Keep every number.\n\n{problem}",
     ),
+    # SEAL on the fictional-entity passages (r1zero/tasks/seal/fiction.py): after a LoRA update, SmolLM2-135M
+    # answers closed-book questions from question-answer lines (0.83 of 48 facts when the lines hold the exact
+    # questions), almost never from sentences (0.02 for the passage itself, 0.05 for its sampled rewrites with the
+    # `seal` wording). With this wording and the "Question:" prefill the untrained model writes question-answer
+    # lines, mostly about the wrong things (0.09): which facts it asks about, and how, is what the outer loop learns.
+    "seal_qa": Template(
+        raw=("{problem}\n\nTurn each fact of the passage above into a question and its answer, one per line, in "
+             "the form: Question: ... Answer: ...\nQuestion:"),
+        user=("Turn each fact of this passage into a question and its answer, one per line, in the form: "
+              "Question: ... Answer: ...\n\n{problem}"),
+        prefill="Question:",
+        chat_prefill="Question:",
+    ),
     # The CPU default task (two-digit addition) for the tiny embedded instruct model: graded on the last number.
     "plain": Template(
         raw="{problem}\n" + PLAIN_INSTRUCTION + "\nAnswer:",
@@ -117,7 +131,8 @@ def get_template(name: str) -> Template:
 
 def prefill(template: str, chat: bool) -> str:
     """The part of the completion's format that the prompt already wrote (prepend it before format checks)."""
-    return "" if chat else get_template(template).prefill
+    tpl = get_template(template)
+    return tpl.chat_prefill if chat else tpl.prefill
 
 
 def stop_strings(template: str) -> list[str]:
@@ -136,7 +151,7 @@ def build_prompt(problem: str, template: str, tokenizer=None, chat: bool = False
         raise PromptError(f"the tokenizer `{getattr(tokenizer, 'name_or_path', '?')}` has no chat template: "
                           "set `data.chat=false` (base models use the raw template)")
     messages = [{"role": "user", "content": tpl.user.replace("{problem}", problem)}]
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + tpl.chat_prefill
 
 
 def encode_prompts(rows: list[dict], template: str, tokenizer, chat: bool,

@@ -12,7 +12,8 @@ from r1zero.data import DATASETS, DataError, Sampler, load_dataset, resolve_data
 EXPECTED_ROWS = {"gsm8k": 7473, "gsm8k_test": 1319, "math": 11998, "math500": 500, "aime24": 30, "aime25": 30,
                  "amc23": 40, "addition": 5000, "addition_test": 500, "addition_small": 241,
                  "addition_small_test": 200, "grm_addition_small": 200, "grm_addition_small_test": 138,
-                 "seal_gsm8k": 160, "seal_gsm8k_test": 50}
+                 "seal_gsm8k": 160, "seal_gsm8k_test": 50,
+                 "seal_fiction": 200, "seal_fiction_test": 60}
 
 
 def write(tmp_path, text, name="d.jsonl"):

@@ -51,10 +51,17 @@ def test_prefill_and_stop_strings():
     assert prefill("r1", chat=False) == "<think>" and build_prompt("Q", "r1").endswith(prefill("r1", chat=False))
     assert prefill("r1", chat=True) == "" and prefill("boxed", chat=False) == ""
     assert stop_strings("r1") == ["</answer>"] and stop_strings("plain") == []
+    assert prefill("seal_qa", chat=True) == prefill("seal_qa", chat=False) == "Question:"
+
+
+def test_chat_prefill_starts_the_assistant_turn(tokenizer):
+    text = build_prompt(PROBLEM, "seal_qa", tokenizer, chat=True)
+    assert text.endswith("<|im_end|>\n<|im_start|>assistant\nQuestion:") and PROBLEM in text
+    assert build_prompt(PROBLEM, "seal_qa").endswith("Answer: ...\nQuestion:")
 
 
 def test_unknown_template_and_chat_without_tokenizer_are_errors():
-    with pytest.raises(PromptError, match="one of r1, boxed, grm, seal, plain"):
+    with pytest.raises(PromptError, match="one of r1, boxed, grm, seal, seal_qa, plain"):
         build_prompt("Q", "r2")
     with pytest.raises(PromptError, match="needs a tokenizer"):
         build_prompt("Q", "plain", chat=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from r1zero.config import load_config
 from r1zero.data import DATA_DIR, load_dataset
 from r1zero.models import build_tiny_model
 from r1zero.tasks.seal import data as seal_data
+from r1zero.tasks.seal import fiction
 from r1zero.tasks.seal.edits import METRICS, make_tasks, reward_of, summarize
 from r1zero.tasks.seal.inner import (InnerSettings, InnerTask, answer_number, doc_loss, is_correct, load_base,
                                     self_edit_docs, train_lora)
@@ -55,6 +57,25 @@ def test_shipped_data_is_rebuilt_byte_for_byte(tmp_path):
         assert len({q["answer"] for q in qs}) == len(qs)
 
 
+def test_fiction_passages_ask_every_fact_with_distinct_unguessable_answers():
+    built = fiction.build_rows()
+    names = [r["entity"] for rows in built.values() for r in rows]
+    assert len(names) == len(set(names))  # no entity in two splits, or twice in one
+    for split, rows in built.items():
+        shipped = load_dataset({"fiction_train": "seal_fiction", "fiction_test": "seal_fiction_test"}[split])
+        assert rows == shipped and len(rows) == fiction.SIZES[split]
+        assert {r["kind"] for r in rows} == set(fiction.KINDS)
+        for row in rows:
+            lines, qs = row["problem"].splitlines(), row["questions"]
+            answers = [q["answer"] for q in qs]
+            assert len(lines) == 1 + fiction.FACTS_PER_PASSAGE == 1 + len(qs) and row["answer"] == answers[0]
+            assert len(set(answers)) == len(answers)  # one copied number is right on one question at most
+            for q, line in zip(qs, lines[1:]):
+                assert q["answer"] in line.split(" ") or f"{q['answer']}." in line.split(" ")
+                assert row["entity"] in q["question"] and not re.search(r"\d", q["question"])
+                assert q["question"] not in row["problem"] and answer_number(f" {q['answer']}.") == q["answer"]
+
+
 def test_passage_and_cloze_parsers():
     sol = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nShe sold 48+24 = <<48+24=72>>72 clips.\n#### 72"
     assert seal_data.clean_solution(sol) == ("Natalia sold 48/2 = 24 clips in May.\nShe sold 48+24 = 72 clips.\n"
@@ -77,6 +98,10 @@ def test_self_edit_and_answer_parsers():
     edit = "1. Ella scored 36.\n- Marion scored 24.\n\n* ok\n(3) Half of 36 is 18.\nb) x\r\n  The answer is 24."
     assert self_edit_docs(edit) == ["Ella scored 36.", "Marion scored 24.", "Half of 36 is 18.", "The answer is 24."]
     assert self_edit_docs("") == [] and len(self_edit_docs("\n".join(f"fact {i}" for i in range(40)))) == 16
+    qa = "Question: When was Foudesk founded?\nAnswer: 1327.\n\nQuestion: How tall is it?\n answer : 191 feet"
+    assert self_edit_docs(qa) == ["Question: When was Foudesk founded? Answer: 1327.",
+                                  "Question: How tall is it? answer : 191 feet"]
+    assert self_edit_docs("Answer: 5\nA fact.") == ["Answer: 5", "A fact."]  # nothing before it to join
     assert answer_number("20+18= 38 pencils") == "38"
     assert answer_number(" 1,200.\nNext 5") == "1200"
     assert answer_number("\n\n7 apples. Then 9") == "9"

@@ -58,7 +58,8 @@ def _add_seal(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--config", default="launch/configs/seal_rest_cpu.yaml", help="template, engine, seal.* knobs")
     e.add_argument("--limit", type=int, default=0, help="first N passages (0: all)")
     e.add_argument("--out", required=True)
-    e.add_argument("--with-passage", action="store_true", help="also train on the passage itself (baseline)")
+    e.add_argument("--baselines", default="", help="comma-separated: passage (the inner update on the passage "
+                   "itself), copy (on one copied answer)")
     e.add_argument("--wandb-mode", default="auto", choices=WANDB_MODES)
     e.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. seal.inner_steps=2")
 
@@ -102,7 +103,8 @@ def run_seal(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, list(args.overrides))
     command = "r1zero seal " + " ".join(shlex.quote(a) for a in args.argv)
     result = evaluate(cfg, args.model, args.data, Path(args.out), limit=args.limit, inner_model=args.inner_model,
-                      wandb_mode=args.wandb_mode, with_passage=args.with_passage, command=command)
+                      wandb_mode=args.wandb_mode, command=command,
+                      baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()))
     print(json.dumps(result["metrics"] | {"out": args.out}), flush=True)
     return 0
 

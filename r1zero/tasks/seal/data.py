@@ -126,4 +126,8 @@ def build_rows(split: str, seed: int = SEED, size: int | None = None) -> list[di
 
 
 def write_data(out_dir: str | Path = DATA_DIR / "seal", seed: int = SEED) -> list[Path]:
-    return [write_jsonl(build_rows(split, seed), Path(out_dir) / f"{split}.jsonl") for split in SIZES]
+    """The GSM8K splits, then the fictional-entity ones (r1zero/tasks/seal/fiction.py)."""
+    from r1zero.tasks.seal import fiction
+
+    paths = [write_jsonl(build_rows(split, seed), Path(out_dir) / f"{split}.jsonl") for split in SIZES]
+    return paths + [write_jsonl(rows, Path(out_dir) / f"{split}.jsonl") for split, rows in fiction.build_rows().items()]

@@ -7,7 +7,9 @@ the inner model (`--inner-model`, default the same model, as in SEAL) gets a fre
 (`inner.py`, the same code and `seal.*` knobs as the training reward) and answers the passage's questions
 closed-book. Reported: acc_before / acc_after / gain (mean over passages of the per-passage question accuracy),
 logp_gain (gold-answer log-probability), forget_before / forget_after / forgetting on `seal.forgetting_suite`,
-the same per question kind (`main`, `cloze`), and optionally the "train on the passage itself" baseline.
+the same per question kind (`main`, `fact`, `cloze`), and optionally baselines (`BASELINES`) updated the same way
+on a text that is not the model's: the passage itself, or one copied answer (a gaming check: on passages whose
+questions have distinct answers it can be right on one question at most).
 Writes results.json, results.md, edits.jsonl and a W&B run (offline without a key) into the output directory.
 """
 from __future__ import annotations
@@ -18,6 +20,11 @@ from pathlib import Path
 
 from r1zero.tasks.seal.edits import forgetting_rows, make_tasks, summarize
 from r1zero.tasks.seal.inner import InnerPool, InnerSettings, mean
+
+BASELINES = {  # name -> the text the inner update trains on instead of the model's self-edit
+    "passage": lambda row: row["problem"],
+    "copy": lambda row: f"The answer is {row['answer']}.",
+}
 
 
 def generate_edits(cfg, model: str, rows: list[dict]) -> tuple[list[dict], list[str]]:
@@ -42,7 +49,7 @@ def generate_edits(cfg, model: str, rows: list[dict]) -> tuple[list[dict], list[
 
 
 def by_kind(rows: list[dict], results: list[dict]) -> dict[str, dict[str, float]]:
-    """Question accuracy before/after per question kind (main, cloze), over all questions of that kind."""
+    """Question accuracy before/after per question kind (main, fact, cloze), over all questions of that kind."""
     out: dict[str, dict[str, list[float]]] = {}
     for row, res in zip(rows, results):
         if "error" in res:
@@ -57,10 +64,16 @@ def by_kind(rows: list[dict], results: list[dict]) -> dict[str, dict[str, float]
 
 
 def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_model: str | None = None,
-             wandb_mode: str = "auto", with_passage: bool = False, command: str = "") -> dict:
+             wandb_mode: str = "auto", baselines: tuple[str, ...] = (), command: str = "") -> dict:
     from r1zero.data import load_dataset
     from r1zero.models import resolve_model
 
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:  # before the engine starts
+        from r1zero.errors import ConfigError
+
+        raise ConfigError(f"unknown SEAL baseline(s) {', '.join(unknown)} (--baselines): choose from "
+                          f"{', '.join(BASELINES)}")
     t0 = time.time()
     rows, edits = generate_edits(cfg, model, load_dataset(data, limit=limit))
     t_gen = time.time() - t0
@@ -68,8 +81,9 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
     settings, forgetting = InnerSettings.from_config(cfg.seal), forgetting_rows(cfg.seal)
     with InnerPool(cfg.seal.workers, cfg.seal.timeout_s, cfg.seal.memory_gib, cfg.train.threads or 1) as pool:
         results = pool.run(make_tasks(base, base, edits, rows, settings, forgetting, cfg.train.seed))
-        passage = (pool.run(make_tasks(base, base, [r["problem"] for r in rows], rows, settings, [],
-                                       cfg.train.seed)) if with_passage else None)
+        # the same seeds and forgetting set as the self-edits': per passage, only the training text differs
+        extra = {b: pool.run(make_tasks(base, base, [BASELINES[b](r) for r in rows], rows, settings, forgetting,
+                                        cfg.train.seed)) for b in baselines}
     scores = [float(r["gain"]) if "error" not in r else 0.0 for r in results]
     result = {"model": model, "inner_model": inner_model or model, "data": data, "command": command,
               "settings": {"template": cfg.data.template, "chat": cfg.data.chat, "limit": limit,
@@ -78,12 +92,12 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
               "metrics": {**summarize(results, scores), "passages": float(len(rows))},
               "by_kind": by_kind(rows, results), "generate_s": round(t_gen, 1)}
     result["metrics"].pop("score_s", None)
-    if passage is not None:
-        result["passage_baseline"] = summarize(passage, [float(r.get("gain", 0.0)) for r in passage])
+    result["baselines"] = {b: summarize(res, [float(r.get("gain", 0.0)) for r in res]) for b, res in extra.items()}
     result["wall_s"] = round(time.time() - t0, 1)
     edit_rows = [{"id": r["id"], "passage": r["problem"], "self_edit": e, **{k: res.get(k) for k in (
         "acc_before", "acc_after", "gain", "logp_before", "logp_after", "forget_before", "forget_after", "answers",
-        "error")}, "questions": r["questions"]} for r, e, res in zip(rows, edits, results)]
+        "error")}, **{f"{b}_gain": extra[b][i].get("gain") for b in extra}, "questions": r["questions"]}
+        for i, (r, e, res) in enumerate(zip(rows, edits, results))]
     write(result, edit_rows, Path(out_dir), wandb_mode)
     return result
 
@@ -98,10 +112,9 @@ def markdown(result: dict, edit_rows: list[dict], examples: int = 3) -> str:
     out += ["| question kind | acc_before | acc_after | gain | questions |", "|---|---:|---:|---:|---:|"]
     out += [f"| {k} | {v['acc_before']:.4f} | {v['acc_after']:.4f} | {v['gain']:.4f} | {int(v['questions'])} |"
             for k, v in result["by_kind"].items()] + [""]
-    if "passage_baseline" in result:
-        p = result["passage_baseline"]
-        out += [f"Baseline, inner update on the passage itself: acc_before {p['acc_before']:.4f}, acc_after "
-                f"{p['acc_after']:.4f}, gain {p['gain']:.4f}.", ""]
+    for b, p in result.get("baselines", {}).items():
+        out += [f"Baseline `{b}` (the inner update on that text instead of the self-edit): acc_before "
+                f"{p['acc_before']:.4f}, acc_after {p['acc_after']:.4f}, gain {p['gain']:.4f}.", ""]
     out += ["Settings: " + ", ".join(f"{k}={v}" for k, v in result["settings"].items()), ""]
     for row in sorted(edit_rows, key=lambda r: -(r.get("gain") or 0.0))[:examples]:
         out += [f"## {row['id']} (gain {row.get('gain') or 0.0:+.3f})", "", "Self-edit:", "",

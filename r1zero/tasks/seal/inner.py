@@ -37,6 +37,7 @@ from r1zero.config import SealConfig
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)]|\(\d{1,2}\)|[A-Za-z][.)](?=\s))\s*")
+ANSWER_LINE = re.compile(r"^answer\s*:", re.IGNORECASE)
 MAX_DOCS = 16  # self-edit lines trained on (the rest are ignored)
 MAX_DOC_TOKENS = 128  # tokens per line
 
@@ -75,11 +76,15 @@ class InnerTask:
 
 
 def self_edit_docs(text: str) -> list[str]:
-    """The training documents of a self-edit: its non-empty lines, list markers stripped (at most MAX_DOCS)."""
-    docs = []
+    """The training documents of a self-edit: its non-empty lines, list markers stripped (at most MAX_DOCS). A line
+    that starts with "Answer:" joins the line before it: a question and its answer are one document, or the update
+    would learn the question and the answer apart."""
+    docs: list[str] = []
     for line in text.replace("\r", "\n").split("\n"):
         line = LIST_MARKER.sub("", line).strip()
-        if len(line) >= 3:
+        if docs and ANSWER_LINE.match(line):
+            docs[-1] += " " + line
+        elif len(line) >= 3:
             docs.append(line)
     return docs[:MAX_DOCS]
 
