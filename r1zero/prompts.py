@@ -35,6 +35,12 @@ R1_INSTRUCTION = (
 )
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 PLAIN_INSTRUCTION = "Answer with just the number."
+SEAL_EXAMPLE = ("Lomi is a dog.\nLomi weighs 12 kilograms.\nLomi was born in 2015.\nLomi has 3 toys.\n"
+                "Lomi sleeps 14 hours a day.")
+SEAL_EXAMPLE_QA = ("Question: How much does Lomi weigh? Answer: 12 kilograms.\n"
+                   "Question: In what year was Lomi born? Answer: 2015.\n"
+                   "Question: How many toys does Lomi have? Answer: 3.\n"
+                   "Question: How many hours a day does Lomi sleep? Answer: 14.")
 
 # Worked examples shared by both forms of the `grm` template (see the comment there). Each critique first computes
 # the sum, then quotes each response's last number against it, then maps right/wrong to 10/1: steps a 135M model
@@ -101,15 +107,17 @@ TEMPLATES: dict[str, Template] = {
     # SEAL on the fictional-entity passages (r1zero/tasks/seal/fiction.py): after a LoRA update, SmolLM2-135M
     # answers closed-book questions from question-answer lines (0.83 of 48 facts when the lines hold the exact
     # questions), almost never from sentences (0.02 for the passage itself, 0.05 for its sampled rewrites with the
-    # `seal` wording). With this wording and the "Question:" prefill the untrained model writes question-answer
-    # lines, mostly about the wrong things (0.09): which facts it asks about, and how, is what the outer loop learns.
+    # `seal` wording). Without the worked example the untrained model wrote one or two off-topic questions (0.09 of
+    # the facts learnt, 24 sampled self-edits); with it, about eight lines (0.25), some about the example's dog:
+    # which facts it asks about, and how, is what the outer loop can learn.
     "seal_qa": Template(
-        raw=("{problem}\n\nTurn each fact of the passage above into a question and its answer, one per line, in "
-             "the form: Question: ... Answer: ...\nQuestion:"),
-        user=("Turn each fact of this passage into a question and its answer, one per line, in the form: "
-              "Question: ... Answer: ...\n\n{problem}"),
+        raw=("Passage:\n" + SEAL_EXAMPLE + "\n\nQuestions and answers:\n" + SEAL_EXAMPLE_QA
+             + "\n\nPassage:\n{problem}\n\nQuestions and answers:\nQuestion:"),
+        user=("Turn each fact of a passage into a question and its answer, one per line. Example:\n\nPassage:\n"
+              + SEAL_EXAMPLE + "\n\nQuestions and answers:\n" + SEAL_EXAMPLE_QA + "\n\nNow this passage:\n{problem}"),
         prefill="Question:",
         chat_prefill="Question:",
+        stop=("\n\n",),
     ),
     # The CPU default task (two-digit addition) for the tiny embedded instruct model: graded on the last number.
     "plain": Template(

@@ -57,7 +57,7 @@ def test_prefill_and_stop_strings():
 def test_chat_prefill_starts_the_assistant_turn(tokenizer):
     text = build_prompt(PROBLEM, "seal_qa", tokenizer, chat=True)
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\nQuestion:") and PROBLEM in text
-    assert build_prompt(PROBLEM, "seal_qa").endswith("Answer: ...\nQuestion:")
+    assert build_prompt(PROBLEM, "seal_qa").endswith(PROBLEM + "\n\nQuestions and answers:\nQuestion:")
 
 
 def test_unknown_template_and_chat_without_tokenizer_are_errors():

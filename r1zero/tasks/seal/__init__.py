@@ -1,7 +1,8 @@
 """SEAL (Self-Adapting Language Models, Zweiger et al. 2025) knowledge incorporation, as a task and a model reward.
 
-    r1zero seal build-data                                            # r1zero/data/seal/{train,test}.jsonl
+    r1zero seal build-data                                            # r1zero/data/seal/*.jsonl
     r1zero train --config launch/configs/seal_rest_cpu.yaml           # ReST-EM outer loop (algo.loss=rft)
+    r1zero train --config launch/configs/seal_fiction_cpu.yaml        # on fictional passages (fiction.py)
     r1zero train --config launch/configs/seal_grpo_cpu.yaml           # GRPO outer loop
     r1zero seal eval --model M --data seal_gsm8k_test --out DIR [--wandb-mode offline]
 
@@ -21,6 +22,8 @@ per passage per score call (the first self-edit of each passage).
 
 Modules: `reward.py` (SealReward, the weight snapshot), `inner.py` (the LoRA inner loop and its worker pool, with
 the knobs `InnerSettings` taken from the `seal:` config section), `edits.py` (self-edits to inner tasks, results to
-rewards and metrics: shared by the reward and the eval), `eval.py` (held-out evaluation), `data.py` (the dataset).
+rewards and metrics: shared by the reward and the eval), `eval.py` (held-out evaluation and its baselines),
+`data.py` (the GSM8K passages), `fiction.py` (passages about invented entities: no self-edit can copy their answers
+wholesale).
 This file imports nothing: the inner loop's workers import `inner.py` alone.
 """

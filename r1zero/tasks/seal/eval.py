@@ -80,10 +80,11 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
     base = resolve_model(inner_model or model)
     settings, forgetting = InnerSettings.from_config(cfg.seal), forgetting_rows(cfg.seal)
     with InnerPool(cfg.seal.workers, cfg.seal.timeout_s, cfg.seal.memory_gib, cfg.train.threads or 1) as pool:
-        results = pool.run(make_tasks(base, base, edits, rows, settings, forgetting, cfg.train.seed))
+        results = pool.run(make_tasks(base, base, edits, rows, settings, forgetting, cfg.train.seed),
+                           desc="seal eval: self-edits")
         # the same seeds and forgetting set as the self-edits': per passage, only the training text differs
         extra = {b: pool.run(make_tasks(base, base, [BASELINES[b](r) for r in rows], rows, settings, forgetting,
-                                        cfg.train.seed)) for b in baselines}
+                                        cfg.train.seed), desc=f"seal eval: baseline {b}") for b in baselines}
     scores = [float(r["gain"]) if "error" not in r else 0.0 for r in results]
     result = {"model": model, "inner_model": inner_model or model, "data": data, "command": command,
               "settings": {"template": cfg.data.template, "chat": cfg.data.chat, "limit": limit,

@@ -367,12 +367,20 @@ class InnerPool:
                                      initargs=(self.memory_gib, self.threads), context=_context())
         return self._pool
 
-    def run(self, tasks: list[InnerTask], timeout_s: float | None = None) -> list[dict]:
+    def run(self, tasks: list[InnerTask], timeout_s: float | None = None, desc: str = "") -> list[dict]:
         """One result dict per task, in order; a failed task gives {"error": ..., "timeout": bool}. Never raises.
-        `timeout_s` overrides the pool's limit for these tasks."""
+        `timeout_s` overrides the pool's limit for these tasks; `desc` shows a progress bar (stderr) with that name
+        (a held-out eval runs hundreds of updates; the trainer's own bar covers its calls)."""
+        from tqdm import tqdm
+
         limit = float(timeout_s or self.timeout_s)
         futures = [self._get().schedule(run_task, args=(t,), timeout=limit) for t in tasks]
-        return [self._collect(f, limit) for f in futures]
+        with tqdm(total=len(futures), desc=desc, unit="update", disable=not desc, dynamic_ncols=True) as bar:
+            out = []
+            for f in futures:
+                out.append(self._collect(f, limit))
+                bar.update(1)
+        return out
 
     def _collect(self, future, limit: float) -> dict:
         from pebble import ProcessExpired
