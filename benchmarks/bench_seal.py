@@ -72,7 +72,7 @@ def paired(a: dict[str, float], b: dict[str, float]) -> dict:
             "improved": sum(x > 0 for x in diffs), "worse": sum(x < 0 for x in diffs)}
 
 
-def comparisons(before_dir: Path, after_dir: Path | None, baselines: list[str]) -> dict[str, dict]:
+def comparisons(before_dir: Path, after_dir: Path | None, baselines: tuple[str, ...]) -> dict[str, dict]:
     """The paired comparisons the evals allow: trained vs untrained self-edits, and each against the baselines."""
     untrained = gains(before_dir)
     out: dict[str, dict] = {}
@@ -163,21 +163,21 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="config overrides for the evaluations and the training run")
     args = p.parse_args()
     from r1zero.config import load_config
-    from r1zero.tasks.seal.eval import evaluate
+    from r1zero.tasks.seal.eval import baseline_names, evaluate
 
     t0, work = time.time(), Path(args.work or f"runs/bench-seal-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     command = "python benchmarks/bench_seal.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     res: dict = {"command": command, "base": args.base, "data": args.data, "config": args.config, "work": str(work),
                  "train_config": args.train}
 
-    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    baselines = baseline_names(args.baselines)  # a typo fails here, not after the 'before' eval
 
     def run_eval(model: str, phase: str) -> dict:
         cfg = load_config(args.config, list(args.overrides))
         inner = model if cfg.seal.inner_model == "policy" else args.base
         r = evaluate(cfg, model, args.data, work / f"eval-{phase}", limit=args.limit, inner_model=inner,
                      wandb_mode=args.wandb_mode, command=command,
-                     baselines=tuple(baselines) if phase == "before" else ())
+                     baselines=baselines if phase == "before" else ())
         print(f"[bench_seal] {phase}: " + json.dumps({k: round(r['metrics'][k], 4) for k in KEYS}), file=sys.stderr,
               flush=True)
         return r

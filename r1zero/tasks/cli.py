@@ -98,13 +98,13 @@ def run_seal(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from r1zero.config import load_config
-    from r1zero.tasks.seal.eval import evaluate
+    from r1zero.tasks.seal.eval import baseline_names, evaluate
 
     cfg = load_config(args.config, list(args.overrides))
     command = "r1zero seal " + " ".join(shlex.quote(a) for a in args.argv)
     result = evaluate(cfg, args.model, args.data, Path(args.out), limit=args.limit, inner_model=args.inner_model,
                       wandb_mode=args.wandb_mode, command=command,
-                      baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()))
+                      baselines=baseline_names(args.baselines))
     print(json.dumps(result["metrics"] | {"out": args.out}), flush=True)
     return 0
 

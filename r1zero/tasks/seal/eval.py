@@ -27,6 +27,18 @@ BASELINES = {  # name -> the text the inner update trains on instead of the mode
 }
 
 
+def baseline_names(spec: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The baselines of `--baselines passage,copy` (or a tuple of names), checked against BASELINES."""
+    names = tuple(b.strip() for b in (spec.split(",") if isinstance(spec, str) else spec) if b.strip())
+    unknown = [b for b in names if b not in BASELINES]
+    if unknown:
+        from r1zero.errors import ConfigError
+
+        raise ConfigError(f"unknown SEAL baseline(s) {', '.join(unknown)} (--baselines): choose from "
+                          f"{', '.join(BASELINES)}")
+    return names
+
+
 def generate_edits(cfg, model: str, rows: list[dict]) -> tuple[list[dict], list[str]]:
     """Greedy self-edits of `model` for the rows it can prompt (rows longer than max_prompt_tokens are dropped)."""
     from r1zero import prompts
@@ -68,12 +80,7 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
     from r1zero.data import load_dataset
     from r1zero.models import resolve_model
 
-    unknown = [b for b in baselines if b not in BASELINES]
-    if unknown:  # before the engine starts
-        from r1zero.errors import ConfigError
-
-        raise ConfigError(f"unknown SEAL baseline(s) {', '.join(unknown)} (--baselines): choose from "
-                          f"{', '.join(BASELINES)}")
+    baselines = baseline_names(baselines)  # before the engine starts
     t0 = time.time()
     rows, edits = generate_edits(cfg, model, load_dataset(data, limit=limit))
     t_gen = time.time() - t0
