@@ -243,11 +243,11 @@ class Config:
         return dataclasses.asdict(self)
 
 
-RFT_TASK_REWARDS = ("grm", "seal_knowledge")  # the tasks whose recipe has a rejection fine-tuning stage
+RFT_TASK_REWARDS = ("grm", "seal_knowledge", "seal_fewshot")  # the tasks whose recipe has a rejection fine-tuning stage
 
 CHOICES = {
     "model.dtype": ("fp32", "bf16", "auto"),
-    "data.template": ("r1", "boxed", "plain", "grm", "seal", "seal_qa"),
+    "data.template": ("r1", "boxed", "plain", "grm", "seal", "seal_qa", "seal_rules"),
     "rollout.engine": ("hf", "vllm", "server"),
     "algo.overlong": ("none", "mask", "soft"),
     "grm.judge_engine": ("hf", "vllm"),

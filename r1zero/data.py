@@ -49,6 +49,8 @@ DATASETS: dict[str, str] = {  # name -> file under r1zero/data/
     "seal_gsm8k_test": "seal/test.jsonl",  # held out: from GSM8K test
     "seal_fiction": "seal/fiction_train.jsonl",  # SEAL task: generated passages about fictional entities
     "seal_fiction_test": "seal/fiction_test.jsonl",  # held out: other entities
+    "seal_rules": "seal/rules_train.jsonl",  # SEAL few-shot: generated rule-induction puzzles
+    "seal_rules_test": "seal/rules_test.jsonl",  # held out: other puzzles of the same rules
 }
 
 ADDITION_SEED = 0

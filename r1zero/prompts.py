@@ -42,6 +42,14 @@ SEAL_EXAMPLE_QA = ("Question: How much does Lomi weigh? Answer: 12 kilograms.\n"
                    "Question: How many toys does Lomi have? Answer: 3.\n"
                    "Question: How many hours a day does Lomi sleep? Answer: 14.")
 
+RULES_MENU = ("A small model will be trained on these examples before it answers a new input. Choose its training "
+              "plan, one line per setting:\n"
+              "augment: one or more of demos, leave_one_out, shuffle, reverse\n"
+              "lr: 1e-4, 1e-3 or 3e-3\n"
+              "epochs: 1, 2, 4 or 8\n"
+              "loss: output or all\n\n"
+              "Example plan:\naugment: demos, leave_one_out\nlr: 1e-3\nepochs: 4\nloss: output")
+
 # Worked examples shared by both forms of the `grm` template (see the comment there). Each critique first computes
 # the sum, then quotes each response's last number against it, then maps right/wrong to 10/1: steps a 135M model
 # can copy. With the earlier examples (one pair scored 2/9 by prose, one single) the judge stated the right sum 63%
@@ -117,6 +125,17 @@ TEMPLATES: dict[str, Template] = {
               + SEAL_EXAMPLE + "\n\nQuestions and answers:\n" + SEAL_EXAMPLE_QA + "\n\nNow this passage:\n{problem}"),
         prefill="Question:",
         chat_prefill="Question:",
+        stop=("\n\n",),
+    ),
+    # SEAL's few-shot setting (r1zero/tasks/seal/fewshot.py, rules.py): {problem} holds a puzzle's demonstrations;
+    # the completion is a plan from the menu (the lines after the prefilled "augment:"), not an answer. The worked
+    # plan is the fixed-setting baseline's (fewshot.FIXED_PLAN), so the untrained policy starts near it.
+    "seal_rules": Template(
+        raw=("A hidden rule turns each input into its output:\n\n{problem}\n\n" + RULES_MENU
+             + "\n\nPlan:\naugment:"),
+        user="A hidden rule turns each input into its output:\n\n{problem}\n\n" + RULES_MENU,
+        prefill="augment:",
+        chat_prefill="augment:",
         stop=("\n\n",),
     ),
     # The CPU default task (two-digit addition) for the tiny embedded instruct model: graded on the last number.

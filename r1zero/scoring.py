@@ -59,6 +59,8 @@ MODEL_REWARDS: dict[str, str] = {  # name -> "module:Class" of a ModelReward
     "grm_judge": "r1zero.tasks.grm:JudgeReward",  # SPCT generative reward model: k sampled critiques, scores summed
     # SEAL: LoRA update on the self-edit, gain on the passage's questions
     "seal_knowledge": "r1zero.tasks.seal.reward:SealReward",
+    # SEAL few-shot: LoRA update by the plan the self-edit picks from a menu, success on the puzzle's query
+    "seal_fewshot": "r1zero.tasks.seal.reward:FewShotReward",
 }
 
 

@@ -13,7 +13,7 @@ EXPECTED_ROWS = {"gsm8k": 7473, "gsm8k_test": 1319, "math": 11998, "math500": 50
                  "amc23": 40, "addition": 5000, "addition_test": 500, "addition_small": 241,
                  "addition_small_test": 200, "grm_addition_small": 200, "grm_addition_small_test": 138,
                  "seal_gsm8k": 160, "seal_gsm8k_test": 50,
-                 "seal_fiction": 200, "seal_fiction_test": 60}
+                 "seal_fiction": 200, "seal_fiction_test": 60, "seal_rules": 160, "seal_rules_test": 48}
 
 
 def write(tmp_path, text, name="d.jsonl"):

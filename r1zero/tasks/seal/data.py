@@ -126,8 +126,10 @@ def build_rows(split: str, seed: int = SEED, size: int | None = None) -> list[di
 
 
 def write_data(out_dir: str | Path = DATA_DIR / "seal", seed: int = SEED) -> list[Path]:
-    """The GSM8K splits, then the fictional-entity ones (r1zero/tasks/seal/fiction.py)."""
-    from r1zero.tasks.seal import fiction
+    """The GSM8K splits, then the fictional-entity ones (r1zero/tasks/seal/fiction.py) and the few-shot puzzles
+    (rules.py)."""
+    from r1zero.tasks.seal import fiction, rules
 
     paths = [write_jsonl(build_rows(split, seed), Path(out_dir) / f"{split}.jsonl") for split in SIZES]
-    return paths + [write_jsonl(rows, Path(out_dir) / f"{split}.jsonl") for split, rows in fiction.build_rows().items()]
+    generated = {**fiction.build_rows(), **rules.build_rows()}
+    return paths + [write_jsonl(rows, Path(out_dir) / f"{split}.jsonl") for split, rows in generated.items()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from r1zero.tasks.seal.inner import InnerSettings, InnerTask, mean
 
 METRICS = ("acc_before", "acc_after", "gain", "logp_gain", "forget_before", "forget_after", "forgetting",
-           "positive_frac", "docs", "inner_s", "score_s", "items", "timeouts", "errors")
+           "positive_frac", "valid_frac", "docs", "inner_s", "score_s", "items", "timeouts", "errors")
 
 
 def forgetting_rows(seal_cfg) -> list[dict]:
@@ -35,15 +35,18 @@ def make_tasks(base: str, config_dir: str, texts: list[str], samples: list[dict]
 
 
 def reward_of(result: dict | None) -> tuple[float, dict]:
-    """(score, info) of one inner-loop result: the accuracy gain, or 0 with an error."""
+    """(score, info) of one inner-loop result: its `reward` (the knowledge gain; a few-shot plan's success), or 0
+    with an error."""
     if result is None:
         return 0.0, {"error": "the dataset row has no `questions`"}
     if "error" in result:
         return 0.0, {"error": result["error"], "timeout": bool(result.get("timeout"))}
     keys = ("acc_before", "acc_after", "gain", "logp_before", "logp_after", "forget_before", "forget_after",
-            "docs", "inner_s", "loss_first", "loss_last")
+            "docs", "inner_s", "loss_first", "loss_last", "parsed")
     info = {k: round(float(result[k]), 4) for k in keys if k in result}
-    return float(result["gain"]), info
+    if result.get("plan"):
+        info["plan"] = result["plan"]
+    return float(result.get("reward", result["gain"])), info
 
 
 def summarize(results: list[dict | None], scores: list[float]) -> dict[str, float]:
@@ -59,6 +62,8 @@ def summarize(results: list[dict | None], scores: list[float]) -> dict[str, floa
            "logp_gain": mean([r["logp_after"] - r["logp_before"] for r in ok]) if ok else 0.0,
            "forget_before": avg("forget_before", forget), "forget_after": avg("forget_after", forget),
            "positive_frac": mean([float(s > 0) for s in scores]) if scores else 0.0,
+           # the share of self-edits the inner loop could use: a few-shot self-edit needs a valid plan
+           "valid_frac": avg("parsed", ok) if any("parsed" in r for r in ok) else float(bool(ok)),
            "docs": avg("docs", ok), "inner_s": avg("inner_s", ok), "items": float(len(results)),
            "timeouts": float(sum(1 for r in results if r and r.get("timeout"))),
            "errors": float(sum(1 for r in results if r is None or ("error" in r and not r.get("timeout"))))}

@@ -19,12 +19,15 @@ import time
 from pathlib import Path
 
 from r1zero.tasks.seal.edits import forgetting_rows, make_tasks, summarize
+from r1zero.tasks.seal.fewshot import FIXED_PLAN
 from r1zero.tasks.seal.inner import InnerPool, InnerSettings, mean
 
 BASELINES = {  # name -> the text the inner update trains on instead of the model's self-edit
     "passage": lambda row: row["problem"],
     "copy": lambda row: f"The answer is {row['answer']}.",
+    "fixed": lambda row: FIXED_PLAN,  # few-shot puzzles: one plan for every puzzle
 }
+FEWSHOT_BASELINES = ("fixed",)  # the baselines that are plans; the others are knowledge texts
 
 
 def baseline_names(spec: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -37,6 +40,18 @@ def baseline_names(spec: str | tuple[str, ...]) -> tuple[str, ...]:
         raise ConfigError(f"unknown SEAL baseline(s) {', '.join(unknown)} (--baselines): choose from "
                           f"{', '.join(BASELINES)}")
     return names
+
+
+def check_baselines(baselines: tuple[str, ...], rows: list[dict], data: str) -> None:
+    """A plan baseline needs few-shot puzzles, a text baseline passages (else it measures nothing)."""
+    fewshot = bool(rows) and rows[0].get("source") == "rules"
+    wrong = [b for b in baselines if (b in FEWSHOT_BASELINES) != fewshot]
+    if wrong:
+        from r1zero.errors import ConfigError
+
+        fit = FEWSHOT_BASELINES if fewshot else tuple(b for b in BASELINES if b not in FEWSHOT_BASELINES)
+        raise ConfigError(f"--baselines {','.join(wrong)} does not apply to `{data}` "
+                          f"({'few-shot puzzles' if fewshot else 'passages'}): use {', '.join(fit)}")
 
 
 def generate_edits(cfg, model: str, rows: list[dict]) -> tuple[list[dict], list[str]]:
@@ -82,7 +97,9 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
 
     baselines = baseline_names(baselines)  # before the engine starts
     t0 = time.time()
-    rows, edits = generate_edits(cfg, model, load_dataset(data, limit=limit))
+    rows = load_dataset(data, limit=limit)
+    check_baselines(baselines, rows, data)
+    rows, edits = generate_edits(cfg, model, rows)
     t_gen = time.time() - t0
     base = resolve_model(inner_model or model)
     settings, forgetting = InnerSettings.from_config(cfg.seal), forgetting_rows(cfg.seal)
@@ -92,7 +109,7 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
         # the same seeds and forgetting set as the self-edits': per passage, only the training text differs
         extra = {b: pool.run(make_tasks(base, base, [BASELINES[b](r) for r in rows], rows, settings, forgetting,
                                         cfg.train.seed), desc=f"seal eval: baseline {b}") for b in baselines}
-    scores = [float(r["gain"]) if "error" not in r else 0.0 for r in results]
+    scores = [float(r.get("reward", r["gain"])) if "error" not in r else 0.0 for r in results]
     result = {"model": model, "inner_model": inner_model or model, "data": data, "command": command,
               "settings": {"template": cfg.data.template, "chat": cfg.data.chat, "limit": limit,
                            "max_new_tokens": cfg.rollout.max_new_tokens, "engine": cfg.rollout.engine,
@@ -100,11 +117,13 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
               "metrics": {**summarize(results, scores), "passages": float(len(rows))},
               "by_kind": by_kind(rows, results), "generate_s": round(t_gen, 1)}
     result["metrics"].pop("score_s", None)
-    result["baselines"] = {b: summarize(res, [float(r.get("gain", 0.0)) for r in res]) for b, res in extra.items()}
+    result["baselines"] = {b: summarize(res, [float(r.get("reward", r.get("gain", 0.0))) for r in res])
+                           for b, res in extra.items()}
     result["wall_s"] = round(time.time() - t0, 1)
     edit_rows = [{"id": r["id"], "passage": r["problem"], "self_edit": e, **{k: res.get(k) for k in (
         "acc_before", "acc_after", "gain", "logp_before", "logp_after", "forget_before", "forget_after", "answers",
-        "error")}, **{f"{b}_gain": extra[b][i].get("gain") for b in extra}, "questions": r["questions"]}
+        "plan", "parsed", "error")}, **{f"{b}_gain": extra[b][i].get("gain") for b in extra},
+        "questions": r["questions"]}
         for i, (r, e, res) in enumerate(zip(rows, edits, results))]
     write(result, edit_rows, Path(out_dir), wandb_mode)
     return result

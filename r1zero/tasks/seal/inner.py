@@ -97,9 +97,14 @@ def answer_number(text: str) -> str | None:
     return found[-1].replace(",", "").rstrip(".") if found else None
 
 
-def is_correct(text: str, gold: str) -> bool:
+def is_correct(text: str, gold: str, match: str = "number") -> bool:
+    """`match`: "number" (the answer's number equals the gold one) or "line" (its first non-empty line is the gold
+    text, whitespace aside: a few-shot puzzle's output sequence)."""
     from rewards.math_equal import math_equal
 
+    if match == "line":
+        line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
+        return line.split() == str(gold).split()
     pred = answer_number(text)
     return pred is not None and bool(math_equal(pred, str(gold)))
 
@@ -109,7 +114,12 @@ def is_correct(text: str, gold: str) -> bool:
 
 def qa_prompt(question: dict) -> str:
     """Closed-book prompt, raw text (like the self-edit the adapter was trained on): a cloze question is continued
-    from the text before its blank; any other is asked as "Question: ...\nAnswer:"."""
+    from the text before its blank; a few-shot puzzle's query follows its demonstrations; any other is asked as
+    "Question: ...\nAnswer:"."""
+    if question.get("demos") is not None:
+        from r1zero.tasks.seal.fewshot import context_prompt
+
+        return context_prompt(question["demos"], str(question["question"]))
     if question.get("prefix"):
         return str(question["prefix"])
     return f"Question: {question.get('question') or question['problem']}\nAnswer:"
@@ -154,7 +164,7 @@ def answer_questions(model, tok, questions: list[dict], max_new_tokens: int) -> 
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
     texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     logps = gold_logprobs(model, tok, prompts, [" " + str(q["answer"]) for q in questions])
-    return [{"correct": is_correct(t, q["answer"]), "pred": t.strip()[:40], "logp": lp}
+    return [{"correct": is_correct(t, q["answer"], q.get("match", "number")), "pred": t.strip()[:40], "logp": lp}
             for t, q, lp in zip(texts, questions, logps)]
 
 
@@ -182,8 +192,20 @@ def gold_logprobs(model, tok, prompts: list[str], golds: list[str]) -> list[floa
     return out
 
 
-def train_lora(model, tok, docs: list[str], s: InnerSettings, seed: int):
-    """Wrap `model` with a fresh LoRA adapter and train it on `docs`; returns (peft model, loss per step)."""
+def encode_doc(tok, doc: str | tuple[str, str]) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of one training document: a string trains on every token; a (prompt, target) pair on
+    the target's only (a few-shot plan's output-only loss). Each ends with EOS."""
+    if isinstance(doc, str):
+        ids = tok(doc, add_special_tokens=False)["input_ids"][:MAX_DOC_TOKENS - 1] + [tok.eos_token_id]
+        return ids, ids
+    prompt = tok(doc[0], add_special_tokens=False)["input_ids"][-2 * MAX_DOC_TOKENS:]
+    target = tok(doc[1], add_special_tokens=False)["input_ids"][:MAX_DOC_TOKENS - 1] + [tok.eos_token_id]
+    return prompt + target, [-100] * len(prompt) + target
+
+
+def train_lora(model, tok, docs: list, s: InnerSettings, seed: int):
+    """Wrap `model` with a fresh LoRA adapter and train it on `docs` (`encode_doc`); returns (peft model, loss per
+    step)."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -193,7 +215,7 @@ def train_lora(model, tok, docs: list[str], s: InnerSettings, seed: int):
     peft_model = get_peft_model(model, lcfg)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s.inner_lr, weight_decay=0.0)
-    enc = [tok(d, add_special_tokens=False)["input_ids"][:MAX_DOC_TOKENS - 1] + [tok.eos_token_id] for d in docs]
+    enc = [encode_doc(tok, d) for d in docs]
     losses: list[float] = []
     peft_model.train()
     g = torch.Generator().manual_seed(seed)
@@ -201,12 +223,12 @@ def train_lora(model, tok, docs: list[str], s: InnerSettings, seed: int):
         order = torch.randperm(len(enc), generator=g).tolist()
         for start in range(0, len(order), s.inner_batch):
             batch = [enc[i] for i in order[start:start + s.inner_batch]]
-            width = max(len(x) for x in batch)
+            width = max(len(x) for x, _ in batch)
             ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
             labels = torch.full_like(ids, -100)
             mask = torch.zeros_like(ids)
-            for i, x in enumerate(batch):
-                ids[i, :len(x)] = labels[i, :len(x)] = torch.tensor(x)
+            for i, (x, y) in enumerate(batch):
+                ids[i, :len(x)], labels[i, :len(y)] = torch.tensor(x), torch.tensor(y)
                 mask[i, :len(x)] = 1
             loss = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad(set_to_none=True)
@@ -286,13 +308,15 @@ def run_task(task: InnerTask) -> dict:
     model, tok = _base(task)
     before = _base_answers(model, tok, task.questions, s)
     forget_before = _base_answers(model, tok, task.forgetting, s)
-    docs = self_edit_docs(task.text)
+    docs, s, plan = training_data(task)
     out = {"docs": len(docs), "acc_before": mean([a["correct"] for a in before]),
-           "logp_before": mean([a["logp"] for a in before])}
+           "logp_before": mean([a["logp"] for a in before]), **plan}
     if task.forgetting:
         out["forget_before"] = mean([a["correct"] for a in forget_before])
-    if not docs:  # nothing to learn from: the model is unchanged
+    if not docs:  # nothing to learn from: the model is unchanged; an invalid plan fails (SEAL's ARC setting)
         after, forget_after, losses = before, forget_before, []
+        if plan.get("parsed") == 0.0:
+            after = [dict(a, correct=False) for a in before]
     else:
         _STATE["model"] = None  # if anything below fails, the next task reloads a clean base
         peft_model, losses = train_lora(model, tok, docs, s, task.seed)
@@ -308,7 +332,26 @@ def run_task(task: InnerTask) -> dict:
     if task.forgetting:
         out["forget_after"] = mean([a["correct"] for a in forget_after])
     out["gain"] = out["acc_after"] - out["acc_before"]
+    out["reward"] = out["gain"] if "parsed" not in out else out["acc_after"]  # few-shot: success, as in SEAL
     return out
+
+
+def training_data(task: InnerTask) -> tuple[list, InnerSettings, dict]:
+    """(documents, settings, plan info) of a task: a knowledge self-edit's lines under the configured settings; or,
+    for a few-shot puzzle (its question carries `demos`), the documents and settings of the plan the self-edit
+    states, with {"parsed": 1.0, "plan": ...} (an invalid plan: no documents, parsed 0)."""
+    demos = task.questions[0].get("demos") if task.questions else None
+    if demos is None:
+        return self_edit_docs(task.text), task.settings, {}
+    from dataclasses import replace
+
+    from r1zero.tasks.seal.fewshot import parse_plan, plan_docs
+
+    plan = parse_plan(task.text)
+    if plan is None:
+        return [], task.settings, {"parsed": 0.0, "plan": None}
+    settings = replace(task.settings, inner_lr=plan.lr, inner_steps=plan.epochs)
+    return plan_docs(plan, demos), settings, {"parsed": 1.0, "plan": plan.describe()}
 
 
 def _init_worker(memory_gib: float, threads: int) -> None:

@@ -76,9 +76,12 @@ class SealReward:
         self._snapshot = path
         return str(path)
 
+    puzzles = False  # the rows it scores: passages (False) or few-shot puzzles (FewShotReward)
+
     def score(self, texts: list[str], samples: list[dict]) -> tuple[list[float], list[dict]]:
         """One score and info dict per self-edit; a failed inner update scores 0 with info["error"]."""
         t0 = time.perf_counter()
+        self.check_rows(samples)
         base = self.base()
         self.calls += 1
         tasks = make_tasks(base, self.model_path, texts, samples, self.settings, self.forgetting,
@@ -96,6 +99,15 @@ class SealReward:
                 f.write(json.dumps(row) + "\n")
         return list(scores), list(infos)
 
+    def check_rows(self, samples: list[dict]) -> None:
+        """The reward's name says what its rows are: a few-shot puzzle's self-edit is a plan, a passage's is text."""
+        for sample in samples:
+            questions = sample.get("questions") or [{}]
+            if (isinstance(questions, list) and isinstance(questions[0], dict)
+                    and (questions[0].get("demos") is not None) != self.puzzles):
+                have, use = ("a passage", "seal_knowledge") if self.puzzles else ("a few-shot puzzle", "seal_fewshot")
+                raise ValueError(f"data row {sample.get('id', '?')} is {have}: set `rewards.names` to [{use}]")
+
     def metrics(self) -> dict[str, float]:
         """`seal/*` metrics since the last call (same keys on every rank and every call)."""
         out = {f"seal/{k}": v for k, v in summarize(self._results, self._scores).items()}
@@ -108,3 +120,9 @@ class SealReward:
         if self.rank == 0 and self._snapshot is not None:
             shutil.rmtree(self._snapshot, ignore_errors=True)
             self._snapshot = None
+
+
+class FewShotReward(SealReward):
+    """The `seal_fewshot` model reward: the self-edit is a plan from the menu of fewshot.py; the reward is 1 when the
+    model adapted by that plan solves the puzzle's query, else 0 (an invalid plan: 0). Same inner loop and pool."""
+    puzzles = True

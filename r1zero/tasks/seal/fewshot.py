@@ -1,0 +1,104 @@
+"""SEAL's few-shot self-edits: a plan, chosen from a fixed menu, for turning a puzzle's demonstrations into training
+data and for the inner loop's settings (the puzzles: rules.py; the inner loop that runs the plan: inner.py).
+
+A self-edit is four lines, the `seal_rules` template's format ("augment:" is prefilled):
+
+    augment: demos, leave_one_out
+    lr: 1e-3
+    epochs: 4
+    loss: output
+
+    key      menu (MENU)                                      training data / setting
+    augment  demos          each demonstration alone: "Input: a\\nOutput:" -> " b"
+             leave_one_out  the other demonstrations in the prompt, then one as the query (test-time training's
+                            in-context tasks, the form the adapted model is asked in)
+             shuffle        leave_one_out again with the context demonstrations in reverse order
+             reverse        each demonstration with both digit sequences reversed: the same rule for the
+                            elementwise rules (add_one), a wrong one for the others (sort, first, ...)
+    lr       1e-4 1e-3 3e-3 the LoRA learning rate (inner_lr)
+    epochs   1 2 4 8        passes over the documents (inner_steps)
+    loss     output | all   the loss on the output tokens only, or on every token of each document
+
+A plan is valid when every key is there with values from the menu (augment: one or more, comma-separated, no
+repeats; a number may be written another way, "0.001" for "1e-3"). Anything else, an unknown value included, makes
+the self-edit invalid (`parse_plan` returns None) and its reward 0. Pure functions of text; no imports beyond the
+standard library (the inner loop's workers import it).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+AUGMENTATIONS = ("demos", "leave_one_out", "shuffle", "reverse")
+MENU = {"augment": AUGMENTATIONS, "lr": ("1e-4", "1e-3", "3e-3"), "epochs": ("1", "2", "4", "8"),
+        "loss": ("output", "all")}
+# the fixed-setting baseline (`seal eval --baselines fixed`) and the template's worked example: test-time
+# training's usual choice (in-context tasks from the demonstrations, output-only loss)
+FIXED_PLAN = "augment: demos, leave_one_out\nlr: 1e-3\nepochs: 4\nloss: output"
+LINE = re.compile(r"^\s*(augment|lr|epochs|loss)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Plan:
+    augment: tuple[str, ...]
+    lr: float
+    epochs: int
+    output_only: bool
+
+    def describe(self) -> str:
+        """The plan in the self-edit's own format (one name per setting, for logs and tables)."""
+        return (f"augment: {', '.join(self.augment)}; lr: {self.lr:g}; epochs: {self.epochs}; "
+                f"loss: {'output' if self.output_only else 'all'}")
+
+
+def parse_plan(text: str) -> Plan | None:
+    """The plan a self-edit states, or None when it is not a valid one (see the module doc). The first occurrence
+    of each key counts; lines that name no key are ignored (a trailing remark does not void a plan)."""
+    found: dict[str, str] = {}
+    for line in text.replace("\r", "\n").split("\n"):
+        m = LINE.match(line)
+        if m and m.group(1).lower() not in found:
+            found[m.group(1).lower()] = m.group(2).strip().rstrip(".").lower()
+    if set(found) != set(MENU):
+        return None
+    augment = tuple(a.strip() for a in found["augment"].split(","))
+    if not augment or len(set(augment)) != len(augment) or any(a not in AUGMENTATIONS for a in augment):
+        return None
+    lr, epochs = menu_number(found["lr"], "lr"), menu_number(found["epochs"], "epochs")
+    if lr is None or epochs is None or found["loss"] not in MENU["loss"]:
+        return None
+    return Plan(augment, lr, int(epochs), found["loss"] == "output")
+
+
+def menu_number(value: str, key: str) -> float | None:
+    """The menu's number that `value` writes ("0.001" is "1e-3"), or None when it is not on the menu."""
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if any(abs(x - float(v)) <= 1e-9 * max(1.0, abs(x)) for v in MENU[key]) else None
+
+
+def reverse_line(seq: str) -> str:
+    return " ".join(reversed(seq.split()))
+
+
+def context_prompt(demos: list[list[str]], query: str) -> str:
+    """Demonstrations, then the query: how the adapted model is asked (and the leave_one_out documents' form)."""
+    return "".join(f"Input: {a}\nOutput: {b}\n\n" for a, b in demos) + f"Input: {query}\nOutput:"
+
+
+def plan_docs(plan: Plan, demos: list[list[str]]) -> list[tuple[str, str] | str]:
+    """The inner loop's documents for `plan`: (prompt, target) pairs, the loss on the target only; or whole strings
+    (loss: all), which train on every token."""
+    pairs: list[tuple[str, str]] = []
+    for aug in plan.augment:
+        if aug == "demos":
+            pairs += [(f"Input: {a}\nOutput:", f" {b}") for a, b in demos]
+        elif aug in ("leave_one_out", "shuffle"):
+            for i, (a, b) in enumerate(demos):
+                rest = demos[:i] + demos[i + 1:]
+                pairs.append((context_prompt(rest if aug == "leave_one_out" else rest[::-1], a), f" {b}"))
+        elif aug == "reverse":
+            pairs += [(f"Input: {reverse_line(a)}\nOutput:", f" {reverse_line(b)}") for a, b in demos]
+    return pairs if plan.output_only else [p + t for p, t in pairs]
