@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 KEYS = ("acc_before", "acc_after", "gain", "logp_gain", "forget_before", "forget_after", "forgetting",
-        "positive_frac", "errors", "timeouts")
+        "positive_frac", "valid_frac", "errors", "timeouts")
 
 
 def train(config: str, work: Path, overrides: list[str]) -> dict:
@@ -185,6 +185,8 @@ def main() -> None:
     if args.reuse_before:  # an earlier bench's eval-before with the same settings (the base model is unchanged)
         res["before"] = json.loads((Path(args.reuse_before) / "results.json").read_text())
         res["before_reused"] = str(args.reuse_before)
+        # an eval written before `valid_frac` existed scored passages, whose every self-edit is usable text
+        res["before"]["metrics"].setdefault("valid_frac", 1.0)
     else:
         res["before"] = run_eval(args.base, "before")
     trained = args.trained

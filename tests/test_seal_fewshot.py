@@ -46,12 +46,15 @@ def test_a_plan_needs_every_key_with_menu_values():
     assert fewshot.parse_plan(" reverse, shuffle\nLR: 0.003\nepochs: 8.\nloss: all\nThat is all.") is None  # no key
     text = "augment: reverse, shuffle\nLR: 0.003\nepochs: 8.\nloss: all\nThat is all."
     assert fewshot.parse_plan(text) == fewshot.Plan(("reverse", "shuffle"), 3e-3, 8, False)
-    for bad in ("augment: demos, demos", "augment: rotate", "augment:", "lr: 5e-4", "epochs: 3", "loss: input",
-                "lr: fast"):
-        key = bad.split(":")[0]
-        lines = [bad if line.startswith(key + ":") else line for line in fewshot.FIXED_PLAN.split("\n")]
-        assert fewshot.parse_plan("\n".join(lines)) is None, bad
-    assert fewshot.parse_plan("augment: demos\nlr: 1e-3\nepochs: 4") is None  # a key missing
+    # words off the menu are ignored: the first menu value of a line counts, repeats are dropped
+    copied = "augment: 1e-4, leave_one_out, leave_one_out, demos\nlr: 1e-3\nepochs: 4\nloss: output or all"
+    assert fewshot.parse_plan(copied) == fewshot.Plan(("leave_one_out", "demos"), 1e-3, 4, True)
+    assert fewshot.DEFAULT == plan  # a setting no line names keeps the worked plan's value
+    assert fewshot.parse_plan("augment: shuffle\nepochs: 3\nlr: fast") == fewshot.Plan(("shuffle",), 1e-3, 4, True)
+    assert fewshot.parse_plan("augment: train, reverse\nloss: all, output") == fewshot.Plan(("reverse",), 1e-3, 4,
+                                                                                          False)
+    for bad in ("augment: 7, 7, 7", "augment: rotate", "augment:", "lr: 1e-3\nepochs: 4\nloss: all"):
+        assert fewshot.parse_plan(bad) is None, bad
 
 
 def test_plan_documents_per_augmentation():

@@ -21,7 +21,7 @@ WANDB_MODES = ["auto", "online", "offline", "disabled"]
 def add_parsers(sub) -> None:
     """The `grm` and `seal` subcommands on the CLI's subparsers."""
     _add_grm(sub.add_parser("grm", help="the SPCT generative reward model task: build its data, pairwise eval"))
-    _add_seal(sub.add_parser("seal", help="the SEAL knowledge task: build its data, held-out gain"))
+    _add_seal(sub.add_parser("seal", help="the SEAL tasks (knowledge, few-shot): build their data, held-out gain"))
 
 
 def _add_grm(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +59,7 @@ def _add_seal(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--limit", type=int, default=0, help="first N passages (0: all)")
     e.add_argument("--out", required=True)
     e.add_argument("--baselines", default="", help="comma-separated: passage (the inner update on the passage "
-                   "itself), copy (on one copied answer)")
+                   "itself), copy (on one copied answer); for few-shot puzzles: fixed (one plan for every puzzle)")
     e.add_argument("--wandb-mode", default="auto", choices=WANDB_MODES)
     e.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. seal.inner_steps=2")
 

@@ -20,10 +20,19 @@ initial model (`seal.inner_model=initial`). Catastrophic forgetting is measured 
 (`seal.forgetting_suite`, first `seal.forgetting_limit` rows): its accuracy before and after the inner update, once
 per passage per score call (the first self-edit of each passage).
 
-Modules: `reward.py` (SealReward, the weight snapshot), `inner.py` (the LoRA inner loop and its worker pool, with
-the knobs `InnerSettings` taken from the `seal:` config section), `edits.py` (self-edits to inner tasks, results to
-rewards and metrics: shared by the reward and the eval), `eval.py` (held-out evaluation and its baselines),
-`data.py` (the GSM8K passages), `fiction.py` (passages about invented entities: no self-edit can copy their answers
-wholesale).
+Few-shot setting (`rules.py`, `fewshot.py`; the paper's ARC experiment, small): the policy reads a rule-induction
+puzzle's demonstrations (`data.template=seal_rules`) and writes a *plan* from a fixed menu (augmentations and
+inner-loop settings); the inner loop trains the LoRA adapter by that plan on the demonstrations and asks the puzzle's
+query with them in context; the reward (`rewards.names: [seal_fewshot]`, `FewShotReward`) is 1 for an exact output.
+
+    r1zero train --config launch/configs/seal_rules_cpu.yaml          # ReST-EM over plans
+    r1zero seal eval --model M --data seal_rules_test --baselines fixed --out DIR
+
+Modules: `reward.py` (SealReward, FewShotReward, the weight snapshot), `inner.py` (the LoRA inner loop and its
+worker pool, with the knobs `InnerSettings` taken from the `seal:` config section), `edits.py` (self-edits to inner
+tasks, results to rewards and metrics: shared by the reward and the eval), `eval.py` (held-out evaluation and its
+baselines), `data.py` (the GSM8K passages), `fiction.py` (passages about invented entities: no self-edit can copy
+their answers wholesale), `rules.py` (the few-shot puzzles), `fewshot.py` (the plan menu: parser and training
+documents).
 This file imports nothing: the inner loop's workers import `inner.py` alone.
 """
