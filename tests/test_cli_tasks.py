@@ -25,7 +25,8 @@ def run_cli(argv: list[str]) -> int:
 def test_seal_build_data_through_the_cli(tmp_path, capsys):
     assert run_cli(["seal", "build-data", "--out", str(tmp_path)]) == 0
     written = capsys.readouterr().out.split()
-    names = ["train.jsonl", "test.jsonl", "fiction_train.jsonl", "fiction_test.jsonl"]
+    names = ["train.jsonl", "test.jsonl", "fiction_train.jsonl", "fiction_test.jsonl", "rules_train.jsonl",
+             "rules_test.jsonl"]
     assert [Path(p).name for p in written] == names
     for name in names:
         assert (tmp_path / name).read_bytes() == (DATA_DIR / "seal" / name).read_bytes()
@@ -37,7 +38,7 @@ def test_seal_build_data_through_the_cli(tmp_path, capsys):
     (["seal", "build-data", "extra=1"], "unrecognized arguments: extra=1"),
     (["grm"], "the following arguments are required"),
     (["seal", "eval", "--out", "x", "--baselines", "passage,bogus", "--limit", "1"],
-     "config error: unknown SEAL baseline(s) bogus (--baselines): choose from passage, copy"),
+     "config error: unknown SEAL baseline(s) bogus (--baselines): choose from passage, copy, fixed"),
 ])
 def test_argument_errors_exit_2(argv, message, capsys):
     assert run_cli(argv) == 2

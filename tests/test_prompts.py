@@ -61,7 +61,7 @@ def test_chat_prefill_starts_the_assistant_turn(tokenizer):
 
 
 def test_unknown_template_and_chat_without_tokenizer_are_errors():
-    with pytest.raises(PromptError, match="one of r1, boxed, grm, seal, seal_qa, plain"):
+    with pytest.raises(PromptError, match="one of r1, boxed, grm, seal, seal_qa, seal_rules, plain"):
         build_prompt("Q", "r2")
     with pytest.raises(PromptError, match="needs a tokenizer"):
         build_prompt("Q", "plain", chat=True)
