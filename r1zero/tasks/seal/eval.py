@@ -18,8 +18,8 @@ import json
 import time
 from pathlib import Path
 
-from r1zero.tasks.seal.edits import forgetting_rows, make_tasks, summarize
-from r1zero.tasks.seal.fewshot import FIXED_PLAN
+from r1zero.tasks.seal.edits import forgetting_rows, make_tasks, reward_of, summarize
+from r1zero.tasks.seal.fewshot import FIXED_PLAN, is_puzzle
 from r1zero.tasks.seal.inner import InnerPool, InnerSettings, mean
 
 BASELINES = {  # name -> the text the inner update trains on instead of the model's self-edit
@@ -44,7 +44,7 @@ def baseline_names(spec: str | tuple[str, ...]) -> tuple[str, ...]:
 
 def check_baselines(baselines: tuple[str, ...], rows: list[dict], data: str) -> None:
     """A plan baseline needs few-shot puzzles, a text baseline passages (else it measures nothing)."""
-    fewshot = bool(rows) and rows[0].get("source") == "rules"
+    fewshot = bool(rows) and is_puzzle(rows[0].get("questions"))
     wrong = [b for b in baselines if (b in FEWSHOT_BASELINES) != fewshot]
     if wrong:
         from r1zero.errors import ConfigError
@@ -109,7 +109,7 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
         # the same seeds and forgetting set as the self-edits': per passage, only the training text differs
         extra = {b: pool.run(make_tasks(base, base, [BASELINES[b](r) for r in rows], rows, settings, forgetting,
                                         cfg.train.seed), desc=f"seal eval: baseline {b}") for b in baselines}
-    scores = [float(r.get("reward", r["gain"])) if "error" not in r else 0.0 for r in results]
+    scores = [reward_of(r)[0] for r in results]
     result = {"model": model, "inner_model": inner_model or model, "data": data, "command": command,
               "settings": {"template": cfg.data.template, "chat": cfg.data.chat, "limit": limit,
                            "max_new_tokens": cfg.rollout.max_new_tokens, "engine": cfg.rollout.engine,
@@ -117,8 +117,7 @@ def evaluate(cfg, model: str, data: str, out_dir: Path, limit: int = 0, inner_mo
               "metrics": {**summarize(results, scores), "passages": float(len(rows))},
               "by_kind": by_kind(rows, results), "generate_s": round(t_gen, 1)}
     result["metrics"].pop("score_s", None)
-    result["baselines"] = {b: summarize(res, [float(r.get("reward", r.get("gain", 0.0))) for r in res])
-                           for b, res in extra.items()}
+    result["baselines"] = {b: summarize(res, [reward_of(r)[0] for r in res]) for b, res in extra.items()}
     result["wall_s"] = round(time.time() - t0, 1)
     edit_rows = [{"id": r["id"], "passage": r["problem"], "self_edit": e, **{k: res.get(k) for k in (
         "acc_before", "acc_after", "gain", "logp_before", "logp_after", "forget_before", "forget_after", "answers",

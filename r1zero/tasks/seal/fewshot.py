@@ -87,13 +87,26 @@ def menu_number(value: str, key: str) -> float | None:
 DEFAULT = Plan(("demos", "leave_one_out"), 1e-3, 4, True)  # FIXED_PLAN, parsed (tests check they agree)
 
 
+def is_puzzle(questions) -> bool:
+    """Whether a row's `questions` are a few-shot puzzle's query (it carries its demonstrations) rather than
+    questions about a passage: the one test the reward, the eval and the inner loop share."""
+    return (isinstance(questions, list) and bool(questions) and isinstance(questions[0], dict)
+            and questions[0].get("demos") is not None)
+
+
+def demos_text(demos: list[list[str]]) -> str:
+    """The demonstrations as "Input: ...\nOutput: ..." paragraphs (a puzzle's `problem`, and the context of
+    `context_prompt`)."""
+    return "\n\n".join(f"Input: {a}\nOutput: {b}" for a, b in demos)
+
+
 def reverse_line(seq: str) -> str:
     return " ".join(reversed(seq.split()))
 
 
 def context_prompt(demos: list[list[str]], query: str) -> str:
     """Demonstrations, then the query: how the adapted model is asked (and the leave_one_out documents' form)."""
-    return "".join(f"Input: {a}\nOutput: {b}\n\n" for a, b in demos) + f"Input: {query}\nOutput:"
+    return (demos_text(demos) + "\n\n" if demos else "") + f"Input: {query}\nOutput:"
 
 
 def plan_docs(plan: Plan, demos: list[list[str]]) -> list[tuple[str, str] | str]:

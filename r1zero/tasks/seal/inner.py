@@ -92,9 +92,12 @@ def self_edit_docs(text: str) -> list[str]:
 def answer_number(text: str) -> str | None:
     """The number a closed-book answer gives: the last number on its first non-empty line
     ("20+18= 38 pencils" -> "38", " 1,200.\nNext" -> "1200"), or None."""
-    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
-    found = NUMBER.findall(line)
+    found = NUMBER.findall(first_line(text))
     return found[-1].replace(",", "").rstrip(".") if found else None
+
+
+def first_line(text: str) -> str:
+    return next((ln for ln in text.strip().splitlines() if ln.strip()), "")
 
 
 def is_correct(text: str, gold: str, match: str = "number") -> bool:
@@ -103,8 +106,7 @@ def is_correct(text: str, gold: str, match: str = "number") -> bool:
     from rewards.math_equal import math_equal
 
     if match == "line":
-        line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
-        return line.split() == str(gold).split()
+        return first_line(text).split() == str(gold).split()
     pred = answer_number(text)
     return pred is not None and bool(math_equal(pred, str(gold)))
 
@@ -116,7 +118,7 @@ def qa_prompt(question: dict) -> str:
     """Closed-book prompt, raw text (like the self-edit the adapter was trained on): a cloze question is continued
     from the text before its blank; a few-shot puzzle's query follows its demonstrations; any other is asked as
     "Question: ...\nAnswer:"."""
-    if question.get("demos") is not None:
+    if question.get("demos") is not None:  # fewshot.is_puzzle, for one question
         from r1zero.tasks.seal.fewshot import context_prompt
 
         return context_prompt(question["demos"], str(question["question"]))
@@ -340,18 +342,17 @@ def training_data(task: InnerTask) -> tuple[list, InnerSettings, dict]:
     """(documents, settings, plan info) of a task: a knowledge self-edit's lines under the configured settings; or,
     for a few-shot puzzle (its question carries `demos`), the documents and settings of the plan the self-edit
     states, with {"parsed": 1.0, "plan": ...} (an invalid plan: no documents, parsed 0)."""
-    demos = task.questions[0].get("demos") if task.questions else None
-    if demos is None:
+    from r1zero.tasks.seal.fewshot import is_puzzle, parse_plan, plan_docs
+
+    if not is_puzzle(task.questions):
         return self_edit_docs(task.text), task.settings, {}
     from dataclasses import replace
-
-    from r1zero.tasks.seal.fewshot import parse_plan, plan_docs
 
     plan = parse_plan(task.text)
     if plan is None:
         return [], task.settings, {"parsed": 0.0, "plan": None}
     settings = replace(task.settings, inner_lr=plan.lr, inner_steps=plan.epochs)
-    return plan_docs(plan, demos), settings, {"parsed": 1.0, "plan": plan.describe()}
+    return plan_docs(plan, task.questions[0]["demos"]), settings, {"parsed": 1.0, "plan": plan.describe()}
 
 
 def _init_worker(memory_gib: float, threads: int) -> None:

@@ -101,10 +101,11 @@ class SealReward:
 
     def check_rows(self, samples: list[dict]) -> None:
         """The reward's name says what its rows are: a few-shot puzzle's self-edit is a plan, a passage's is text."""
+        from r1zero.tasks.seal.fewshot import is_puzzle
+
         for sample in samples:
-            questions = sample.get("questions") or [{}]
-            if (isinstance(questions, list) and isinstance(questions[0], dict)
-                    and (questions[0].get("demos") is not None) != self.puzzles):
+            questions = sample.get("questions")
+            if isinstance(questions, list) and questions and is_puzzle(questions) != self.puzzles:
                 have, use = ("a passage", "seal_knowledge") if self.puzzles else ("a few-shot puzzle", "seal_fewshot")
                 raise ValueError(f"data row {sample.get('id', '?')} is {have}: set `rewards.names` to [{use}]")
 

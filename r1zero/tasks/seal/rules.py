@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import random
 
+from r1zero.tasks.seal.fewshot import demos_text
+
 SEED = 0
 SIZES = {"rules_train": 160, "rules_test": 48}  # puzzles per split
 DEMOS = 4  # demonstrations per puzzle (the query is a fifth input)
@@ -38,11 +40,6 @@ RULES = {
 
 def render(seq: list[int]) -> str:
     return " ".join(map(str, seq))
-
-
-def demos_text(demos: list[list[str]]) -> str:
-    """The demonstrations as the policy reads them (the `{problem}` of the `seal_rules` template)."""
-    return "\n\n".join(f"Input: {a}\nOutput: {b}" for a, b in demos)
 
 
 def puzzle(rule: str, rng: random.Random, index: int, split: str) -> dict:
