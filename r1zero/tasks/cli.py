@@ -2,6 +2,8 @@
 
     r1zero grm build-data [--model M] [--seed 0] [--limit N] [--engine vllm|hf]
     r1zero grm eval --model M --data grm_addition_small_test --k 1,4,8 --out DIR [--wandb-mode offline]
+    r1zero grm meta-train --model M --critiques EVAL_DIR --data grm_addition_small --out DIR
+    r1zero grm meta-eval --meta DIR --critiques EVAL_DIR --data grm_addition_small_test --k 1,4,8
     r1zero seal build-data [--out DIR]
     r1zero seal eval --model M --data seal_gsm8k_test --out DIR [--wandb-mode offline] [seal.inner_steps=2 ...]
 
@@ -14,6 +16,7 @@ import argparse
 import json
 import shlex
 import time
+from pathlib import Path
 
 WANDB_MODES = ["auto", "online", "offline", "disabled"]
 
@@ -45,6 +48,18 @@ def _add_grm(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--label", default="", help="a name for the W&B run (e.g. before, after)")
     e.add_argument("--out", help="output directory (default runs/grm-eval-<time>)")
     e.add_argument("--wandb-mode", default="auto", choices=WANDB_MODES)
+    m = sub.add_parser("meta-train", help="fit SPCT's meta RM on the critiques of a `grm eval` of a train split")
+    m.add_argument("--model", required=True, help="the frozen backbone (usually the judge that wrote the critiques)")
+    m.add_argument("--critiques", required=True, help="a `grm eval` output directory (or its critiques.jsonl)")
+    m.add_argument("--data", default="grm_addition_small", help="the dataset those critiques judged")
+    m.add_argument("--out", required=True)
+    v = sub.add_parser("meta-eval", help="meta-RM-guided voting vs plain voting on the critiques of a `grm eval`")
+    v.add_argument("--meta", required=True, help="a `grm meta-train` output directory")
+    v.add_argument("--critiques", required=True, help="a `grm eval` output directory (or its critiques.jsonl)")
+    v.add_argument("--data", default="grm_addition_small_test")
+    v.add_argument("--k", default="1,4,8", help="comma-separated voting sizes")
+    v.add_argument("--k-meta", type=int, default=0, help="critiques kept per pair (default: k/2, at least 1)")
+    v.add_argument("--out", help="write results.json here")
 
 
 def _add_seal(parser: argparse.ArgumentParser) -> None:
@@ -72,12 +87,19 @@ def run_grm(args: argparse.Namespace) -> int:
 
         result = build_data(args.out or DATA_DIR / "grm", args.model or BUILD["model"],
                             BUILD["seed"] if args.seed is None else args.seed, args.limit, args.engine, command)
-    else:
-        ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
-        if not ks or ks[0] < 1:
-            from r1zero.errors import ConfigError
+    elif args.task_cmd == "meta-train":
+        from r1zero.tasks.grm_meta import train_meta
 
-            raise ConfigError(f"--k needs positive integers, got {args.k!r}")
+        result = train_meta(args.model, args.critiques, args.data, args.out) | {"command": command}
+    elif args.task_cmd == "meta-eval":
+        from r1zero.tasks.grm_meta import meta_eval
+
+        result = meta_eval(args.meta, args.critiques, args.data, _ks(args.k), args.k_meta) | {"command": command}
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            (Path(args.out) / "results.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    else:
+        ks = _ks(args.k)
         from r1zero.tasks.grm import run_pairwise_eval
 
         out = args.out or f"runs/grm-eval-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -88,6 +110,15 @@ def run_grm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ks(text: str) -> list[int]:
+    ks = sorted({int(x) for x in text.split(",") if x.strip()})
+    if not ks or ks[0] < 1:
+        from r1zero.errors import ConfigError
+
+        raise ConfigError(f"--k needs positive integers, got {text!r}")
+    return ks
+
+
 def run_seal(args: argparse.Namespace) -> int:
     if args.task_cmd == "build-data":
         from r1zero.tasks.seal import data
@@ -95,8 +126,6 @@ def run_seal(args: argparse.Namespace) -> int:
         for path in data.write_data(*([args.out] if args.out else [])):
             print(path)
         return 0
-    from pathlib import Path
-
     from r1zero.config import load_config
     from r1zero.tasks.seal.eval import baseline_names, evaluate
 

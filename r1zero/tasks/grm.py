@@ -25,13 +25,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rewards.grm import DEFAULT_MAX_SCORE, parse_grm
+from rewards.spans import last_number
 from r1zero.rollout.base import SamplingParams
 
 
 def format_input(query: str, responses: list[str]) -> str:
-    """The `problem` text of a GRM row: the question and the numbered responses (the `grm` template wraps it)."""
+    """The `problem` text of a GRM row: the question and the numbered responses (the `grm` template wraps it).
+
+    Each response is followed by its `Last number:` line (`rewards.spans.last_number`, linear and bounded, so it
+    is safe on policy output in this process; "none" without one). A task-design choice, measured: without it the
+    135M judges quoted the response's real last number in only 28-34% of their critiques (half the time they copied
+    the sum they had just computed), so their verdicts were at chance however well they added
+    (benchmarks/results/grm_pairwise.md). With the line, judging is what the issue asks of a judge of additions:
+    compute the sum, compare, score. The line is the reading of the `accuracy` verifier's fallback (it disagrees
+    with the verifier's labels on 3 of the 616 shipped responses)."""
     parts = [f"Question: {query.strip()}"]
-    parts += [f"Response {i}: {r.strip()}" for i, r in enumerate(responses, 1)]
+    for i, r in enumerate(responses, 1):
+        last = last_number(r)
+        parts.append(f"Response {i}: {r.strip()}\nLast number: {last[1] if last else 'none'}")
     return "\n\n".join(parts)
 
 
