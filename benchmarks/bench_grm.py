@@ -1,14 +1,15 @@
 """GRM pairwise accuracy with k-critique voting, before vs after training, on held-out labelled pairs.
 
     python benchmarks/bench_grm.py --before smollm2-135m --after runs/grm-grpo/final_model \
-        [--stage rft=runs/grm-rft/final_model] [--k 1,4,8] [--data grm_addition_small_test] [--limit 0]
+        [--stage rft=runs/grm-rft/final_model] [--k 1,4,8] [--data grm_addition_small_test] [--limit 0] [--meta]
 
 Each model is evaluated by `r1zero grm eval` in its own process (a fresh engine each): max(k) critiques
 per pair sampled once, voting (sum of parsed scores) over the first k for each k; a pair is right when the correct
 response's sum is strictly greater (ties and unparsed: wrong). Writes `benchmarks/results/grm_pairwise.{json,md}`
 (`--out`), the per-model eval directories under `--work` (`--reuse` re-reports the ones whose settings match), and
 one W&B run with accuracy vs k for every model under `--wandb-root` (offline without a key; kept beside the
-results). The last line of output is JSON: accuracies per model and k, the files and the W&B run dir.
+results). `--meta` adds SPCT's meta RM for the after judge (`run_meta`). The last line of output is JSON:
+accuracies per model and k (and meta-guided ones), the files and the W&B run dir.
 """
 from __future__ import annotations
 
@@ -52,6 +53,35 @@ def run_eval(label: str, model: str, args, work: Path) -> dict:
     return result
 
 
+def run_meta(args, work: Path, after: dict) -> dict:
+    """SPCT's meta RM for the `after` judge: its critiques on the train split (`grm eval`, k = max k), a head fit on
+    them (`grm meta-train`, backbone = the judge), then guided vs plain voting on its held-out critiques."""
+    ks = sorted({int(x) for x in args.k.split(",")})
+    train_eval = work / "after-train-critiques"
+    if not (args.reuse and (train_eval / "critiques.jsonl").is_file()):
+        _cli(["grm", "eval", "--model", after["model"], "--data", args.meta_data, "--k", str(max(ks)), "--engine",
+              args.engine, "--temperature", str(args.temperature), "--max-new-tokens", str(args.max_new_tokens),
+              "--seed", str(args.seed), "--label", "after-train", "--out", str(train_eval), "--wandb-mode",
+              "disabled"])
+    meta_dir = work / "meta-rm"
+    trained = _cli(["grm", "meta-train", "--model", after["model"], "--critiques", str(train_eval), "--data",
+                    args.meta_data, "--out", str(meta_dir)])
+    held = Path(after["files"]["critiques"]).parent
+    result = _cli(["grm", "meta-eval", "--meta", str(meta_dir), "--critiques", str(held), "--data", args.data,
+                   "--k", args.k, "--out", str(work / "meta-eval")])
+    return {"train": trained, **result}
+
+
+def _cli(argv: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "r1zero.cli", *argv]
+    print(f"[bench_grm] {shlex.join(cmd)}", file=sys.stderr, flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_grm: `r1zero {argv[0]} {argv[1]}` failed with exit code {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _acc(m: dict) -> str:
     """Accuracy with its 95% Wilson interval (every eval reported has one: older ones are never reused)."""
     return f"{m['accuracy']:.3f} [{m['ci95_low']:.2f}, {m['ci95_high']:.2f}]"
@@ -88,7 +118,11 @@ def markdown(summary: dict) -> str:
     out += ["", "The last two columns are over single critiques: the share whose principles or critique compute the "
             "right sum (`= gold`), and among those that also parse, the share whose verdict on the pair is right "
             "(untied)."]
+    if summary.get("meta"):
+        out += meta_markdown(summary["meta"], ks)
     out += ["", "Commands:", "", "```", summary["command"]] + [r["command"] for r in summary["models"].values()]
+    if summary.get("meta"):
+        out += [summary["meta"]["train"]["command"], summary["meta"]["command"]]
     wandb_dir = summary.get("wandb_dir") or ""
     if wandb_dir.startswith(str(ROOT) + "/"):
         wandb_dir = wandb_dir[len(str(ROOT)) + 1:]
@@ -97,6 +131,24 @@ def markdown(summary: dict) -> str:
     if summary.get("notes"):
         out += ["", "## Notes", "", summary["notes"]]
     return "\n".join(out) + "\n"
+
+
+def meta_markdown(meta: dict, ks: list[int]) -> list[str]:
+    t = meta["train"]
+    out = ["", "## Meta RM (SPCT guided voting), `after` judge", "",
+           f"Fit on {t['examples']} parsed critiques of the `after` judge on `{t['data']}` (train split; right share "
+           f"{t['right_share']:.2f}); on the 20% of those rows held out of a first fit: AUC {t['heldout_auc']:.3f}, "
+           f"accuracy {t['heldout_accuracy']:.3f}. On the held-out pairs' {meta['critiques_scored']} parsed "
+           f"critiques: AUC {meta['critique_auc']:.3f} (right share {meta['right_share']:.2f}). Guided: the top "
+           "k_meta meta-scored critiques of the k vote; the difference is paired over the same pairs and critiques.",
+           "", "| k | k_meta | voting | meta-guided | guided - voting [95%] | pairs better / worse |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for k in ks:
+        m = meta["per_k"][str(k)]
+        d = m["guided_minus_vote"]
+        out.append(f"| {k} | {m['k_meta']} | {_acc(m['vote'])} | {_acc(m['guided'])} | {d['mean']:+.3f} "
+                   f"[{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}] | {d['better']:.0f} / {d['worse']:.0f} |")
+    return out
 
 
 def log_wandb(summary: dict, work: Path, mode: str) -> str | None:
@@ -141,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--wandb-root", default=str(ROOT / "benchmarks" / "results" / "grm_pairwise"),
                    help="directory of the combined W&B run (kept with the results)")
     p.add_argument("--reuse", action="store_true", help="reuse a model's eval in --work when its settings match")
+    p.add_argument("--meta", action="store_true", help="fit SPCT's meta RM for the after judge and report guided "
+                   "voting (its critiques on --meta-data, then meta-train and meta-eval)")
+    p.add_argument("--meta-data", default="grm_addition_small", help="the meta RM's training split")
     p.add_argument("--notes", default="", help="markdown appended to the report (e.g. the training commands)")
     p.add_argument("--wandb-mode", default="auto", choices=["auto", "online", "offline", "disabled"])
     args = p.parse_args(argv)
@@ -156,6 +211,8 @@ def main(argv: list[str] | None = None) -> None:
                                                        "command": r["command"], "eval_dir": r["files"]["json"],
                                                        "wall_s": r.get("wall_s"), "critiques": r["critiques"]}
                                                for label, r in results.items()}}
+    if args.meta:
+        summary["meta"] = run_meta(args, work, results["after"])
     summary["wall_s"] = round(time.time() - t0, 1)
     summary["wandb_dir"] = log_wandb(summary, Path(args.wandb_root), args.wandb_mode)
     out = Path(args.out)
@@ -164,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     (out / "grm_pairwise.md").write_text(markdown(summary), encoding="utf-8")
     print(json.dumps({"accuracy": {label: {k: r["per_k"][str(k)]["accuracy"] for k in ks}
                                    for label, r in results.items()},
+                      "meta_guided": {k: m["guided"]["accuracy"] for k, m in summary.get("meta", {}).get("per_k",
+                                                                                                        {}).items()},
                       "files": [str(out / "grm_pairwise.json"), str(out / "grm_pairwise.md")],
                       "wandb_dir": summary["wandb_dir"], "wall_s": summary["wall_s"]}), flush=True)
 

@@ -55,17 +55,17 @@ RULES_MENU = ("A small model will be trained on these examples before it answers
 # can copy. With the earlier examples (one pair scored 2/9 by prose, one single) the judge stated the right sum 63%
 # of the time but its critiques repeated that sum for every response and its verdicts were at chance.
 GRM_EXAMPLES = (
-    "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\nLast number: 6\n\n"
-    "Response 2: The answer is 5.\nLast number: 5\n\n"
+    "Question: What is 2 + 3?\n\nResponse 1: 2 + 3 = 6\nResponse 1 ends with 6.\n\n"
+    "Response 2: The answer is 5.\nResponse 2 ends with 5.\n\n"
     "Principles: A correct response ends with the sum. 2 + 3 = 5.\n"
     "Critique: Response 1 ends with 6. 6 is not 5: wrong. Response 2 ends with 5. 5 is 5: right.\n"
     "Scores: \\boxed{1, 10}\n\n"
-    "Question: What is 14 + 7?\n\nResponse 1: 14 + 7 = 21\nLast number: 21\n\n"
-    "Response 2: I think it is 18\nLast number: 18\n\n"
+    "Question: What is 14 + 7?\n\nResponse 1: 14 + 7 = 21\nResponse 1 ends with 21.\n\n"
+    "Response 2: I think it is 18\nResponse 2 ends with 18.\n\n"
     "Principles: A correct response ends with the sum. 14 + 7 = 21.\n"
     "Critique: Response 1 ends with 21. 21 is 21: right. Response 2 ends with 18. 18 is not 21: wrong.\n"
     "Scores: \\boxed{10, 1}\n\n"
-    "Question: What is 4 + 4?\n\nResponse 1: four\nLast number: none\n\n"
+    "Question: What is 4 + 4?\n\nResponse 1: four\nResponse 1 ends with no number.\n\n"
     "Principles: A correct response ends with the sum. 4 + 4 = 8.\n"
     "Critique: Response 1 ends with no number: wrong.\n"
     "Scores: \\boxed{1}\n\n"

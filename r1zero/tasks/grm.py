@@ -32,17 +32,19 @@ from r1zero.rollout.base import SamplingParams
 def format_input(query: str, responses: list[str]) -> str:
     """The `problem` text of a GRM row: the question and the numbered responses (the `grm` template wraps it).
 
-    Each response is followed by its `Last number:` line (`rewards.spans.last_number`, linear and bounded, so it
-    is safe on policy output in this process; "none" without one). A task-design choice, measured: without it the
-    135M judges quoted the response's real last number in only 28-34% of their critiques (half the time they copied
-    the sum they had just computed), so their verdicts were at chance however well they added
-    (benchmarks/results/grm_pairwise.md). With the line, judging is what the issue asks of a judge of additions:
-    compute the sum, compare, score. The line is the reading of the `accuracy` verifier's fallback (it disagrees
-    with the verifier's labels on 3 of the 616 shipped responses)."""
+    Each response is followed by the line `Response i ends with X.` (X from `rewards.spans.last_number`, linear
+    and bounded, so it is safe on policy output in this process; "no number" without one), the sentence the
+    few-shot critiques start each check with, so a judge can copy it. A task-design choice, measured: without it
+    the 135M judges quoted the response's real last number in only 28-34% of their critiques (half the time they
+    copied the sum they had just computed) and their verdicts were at chance however well they added; the untrained
+    addition model quoted right 40% of the time with a `Last number: X` line and 48% with this one (48 held-out
+    pairs, 4 critiques each). Judging is then what the issue asks of a judge of additions: compute the sum,
+    compare, score. X is the `accuracy` verifier's fallback reading (it disagrees with the verifier's labels on 3
+    of the 616 shipped responses)."""
     parts = [f"Question: {query.strip()}"]
     for i, r in enumerate(responses, 1):
         last = last_number(r)
-        parts.append(f"Response {i}: {r.strip()}\nLast number: {last[1] if last else 'none'}")
+        parts.append(f"Response {i}: {r.strip()}\nResponse {i} ends with {last[1] if last else 'no number'}.")
     return "\n\n".join(parts)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 FEATURES = ("hidden", "logp_mean", "logp_min", "logp_p10")
 HEAD_FILE, META_FILE = "head.pt", "meta.json"
+L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)
 
 
 def critique_label(row: dict, scores: tuple[int, ...] | None, max_score: int = 10) -> int | None:
@@ -192,8 +193,8 @@ def guided(votes, scores: list[list[float]], k: int, k_meta: int):
 def train_meta(model: str, critiques: str | Path, data: str, out_dir: str | Path, holdout: float = 0.2,
                seed: int = 0) -> dict:
     """Fit the head on the parsed critiques of a `grm eval` of `data` (a train split); `holdout` of the rows (by
-    row, seeded) are kept out of the fit to report the head's held-out AUC and accuracy, then it is refitted on
-    all of them and saved to `out_dir`."""
+    row, seeded) are kept out of a first fit per L2 weight in L2_GRID, the one with the best held-out AUC is
+    refitted on all of them and saved to `out_dir` (its held-out AUC and accuracy are reported)."""
     import random
 
     import torch
@@ -211,13 +212,16 @@ def train_meta(model: str, critiques: str | Path, data: str, out_dir: str | Path
     x = meta.features(problems, texts)
     test_rows = set(random.Random(seed).sample(range(len(rows)), int(len(rows) * holdout)))
     held = torch.tensor([i in test_rows for i, _ in where])
-    meta.fit(x[~held], y[~held])
-    p = meta.predict(x[held])
-    check = {"heldout_critiques": int(held.sum()), "heldout_auc": auc(p.tolist(), y[held].tolist()),
-             "heldout_accuracy": float(((p > 0.5).long() == y[held]).float().mean()) if held.any() else 0.0}
-    fit = meta.fit(x, y)
+    checks = {}
+    for l2 in L2_GRID:  # the regularisation is chosen on the held-out rows (~600 features, ~1000 critiques)
+        meta.fit(x[~held], y[~held], l2)
+        p = meta.predict(x[held])
+        checks[l2] = {"l2": l2, "heldout_critiques": int(held.sum()), "heldout_auc": auc(p.tolist(), y[held].tolist()),
+                      "heldout_accuracy": float(((p > 0.5).long() == y[held]).float().mean()) if held.any() else 0.0}
+    best = max(checks.values(), key=lambda c: -1.0 if math.isnan(c["heldout_auc"]) else c["heldout_auc"])
+    fit = meta.fit(x, y, best["l2"])
     info = {"critiques": str(critiques), "data": data, "examples": len(y), "right_share": float(y.float().mean()),
-            **check, **fit}
+            **best, "l2_grid": {str(k): round(c["heldout_auc"], 4) for k, c in checks.items()}, **fit}
     meta.save(out_dir, info)
     return info
 
