@@ -75,7 +75,9 @@ def run_meta(args, work: Path, after: dict) -> dict:
 def _cli(argv: list[str]) -> dict:
     cmd = [sys.executable, "-m", "r1zero.cli", *argv]
     print(f"[bench_grm] {shlex.join(cmd)}", file=sys.stderr, flush=True)
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = dict(os.environ)
+    if argv[1] == "eval":  # vLLM-cpu binds its threads itself; the meta RM's torch forward uses every core
+        env["OMP_NUM_THREADS"] = env.get("OMP_NUM_THREADS", "1")
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"bench_grm: `r1zero {argv[0]} {argv[1]}` failed with exit code {proc.returncode}")

@@ -106,3 +106,18 @@ def test_critiques_of_other_data_are_a_clear_error(tmp_path):
     critiques = write_eval(tmp_path, rows)
     with pytest.raises(ValueError, match=r"critiques.jsonl:1: row id 'p0' is not in the data given"):
         load_critiques(critiques / "critiques.jsonl", [pair(5)])
+
+
+def test_batched_features_equal_one_critique_at_a_time(tiny_dir):
+    """Left padding and the tail-only LM head change nothing: a batch of different lengths gives each critique the
+    features of its own unpadded forward pass (hidden state and the three log-prob statistics)."""
+    import torch
+
+    meta = MetaRM(tiny_dir, batch_size=3)
+    problems = [pair(0)["problem"], "Question: What is 1 + 1?", pair(1, 1)["problem"] + " and a longer tail"]
+    critiques = ["Principles: 3 + 4 = 7.\nCritique: Response 1 is right.\nScores: \\boxed{10, 1}", "Scores: 2",
+                 "Principles: x.\nCritique: y.\nScores: \\boxed{1, 10}"]
+    batched = meta.features(problems, critiques)
+    alone = torch.cat([meta.features([p], [c]) for p, c in zip(problems, critiques)])
+    assert torch.allclose(batched, alone, atol=1e-4)
+    assert not torch.allclose(batched[0], batched[2])  # different critiques: different features

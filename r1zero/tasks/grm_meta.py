@@ -71,7 +71,7 @@ class MetaRM:
 
         self.model_name, self.batch_size, self.max_tokens = model, batch_size, max_tokens
         self.tok = load_tokenizer(model)
-        self.lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), torch_dtype=torch.float32).eval()
+        self.lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch.float32).eval()
         self.head, self.mean, self.std = head, mean, std
 
     def features(self, problems: list[str], critiques: list[str]):
@@ -90,20 +90,22 @@ class MetaRM:
         tails = [self.tok(c, add_special_tokens=False)["input_ids"] for c in critiques]
         seqs = [(h + t)[-self.max_tokens:] for h, t in zip(heads, tails)]
         n_tail = [min(len(t), len(s) - 1) for t, s in zip(tails, seqs)]
-        width = max(len(s) for s in seqs)
+        width, span = max(len(s) for s in seqs), max(n_tail) + 1
         pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])  # [b, t], right-padded
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])  # [b, t]
+        # left-padded, so every critique ends at the last position: the LM head (49k columns) runs on the last
+        # `span` positions only, not on the prompt's
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs])  # [b, t]
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])  # [b, t]
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)  # [b, t]
         with torch.no_grad():
-            o = self.lm(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        logp = torch.log_softmax(o.logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0]  # [b, t-1]
+            hidden = self.lm.model(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+            logits = self.lm.lm_head(hidden[:, -span:-1]).float()  # [b, span-1, vocab]
+        logp = torch.log_softmax(logits, -1).gather(-1, ids[:, -span + 1:, None])[..., 0]  # [b, span-1]
         rows = []
-        for b, (s, n) in enumerate(zip(seqs, n_tail)):
-            last = len(s) - 1
-            lp = logp[b, last - n:last] if n > 0 else logp[b, :0]  # the critique's tokens, each given its prefix
-            conf = (torch.stack([lp.mean(), lp.min(), torch.quantile(lp, 0.1)]) if n > 0
-                    else torch.zeros(3))
-            rows.append(torch.cat([o.hidden_states[-1][b, last].float(), conf]))
+        for b, n in enumerate(n_tail):
+            lp = logp[b, logp.shape[1] - n:]  # the critique's tokens, each given its prefix
+            conf = torch.stack([lp.mean(), lp.min(), torch.quantile(lp, 0.1)]) if n > 0 else torch.zeros(3)
+            rows.append(torch.cat([hidden[b, -1].float(), conf]))
         return torch.stack(rows)  # [b, hidden + 3]
 
     def fit(self, x, y, l2: float = 1e-2, steps: int = 300) -> dict:
